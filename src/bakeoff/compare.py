@@ -1,0 +1,71 @@
+"""Expand a grid into runs, run the ones not yet finished, and collect the leaderboard."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from .config import GridConfig, RunConfig
+from .data import load_dataset, train_val_split
+from .engine.checkpoint import atomic_write_text
+from .leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
+from .runner import PreparedData, execute_run, read_status, versions
+
+
+def is_done(cfg: RunConfig, run_dir: Path) -> bool:
+    """A run is skipped when it finished (or diverged) under exactly the same configuration."""
+    status = read_status(run_dir)
+    if status is None or status.get("status") not in ("finished", "failed"):
+        return False
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return saved == cfg.to_dict()
+
+
+def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console | None = None) -> list[dict]:
+    """Run every run of the grid not already done; write and return the leaderboard rows."""
+    console = console or Console(stderr=True, quiet=quiet, soft_wrap=True)
+    runs = grid.runs()  # validates every configuration before any work starts
+    first = runs[0]
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    ds = load_dataset(first.dataset, data_dir=first.data_dir, img_size=first.img_size, quiet=quiet)
+    train_val_split(ds.y_train, first.val_fraction, first.seed, first.train_subset)  # fail now, not mid-grid
+    console.print(f"dataset {ds.name}: {len(ds.y_train)} train / {len(ds.y_test)} test images, "
+                  f"{ds.in_chans}x{ds.img_size}x{ds.img_size}, {ds.num_classes} classes ({ds.source})")
+    data = PreparedData.from_dataset(ds)
+    atomic_write_text(out / "grid.json", json.dumps({"grid": _grid_dict(grid), "dataset": ds.summary(),
+                                                     "versions": versions()}, indent=2) + "\n")
+    results = []
+    for i, cfg in enumerate(runs, 1):
+        run_dir = out / cfg.run_id
+        if is_done(cfg, run_dir):
+            console.print(f"[{i}/{len(runs)}] {cfg.run_id}: already done, skipped")
+        else:
+            metrics = execute_run(cfg, data, run_dir, quiet=quiet)
+            console.print(f"[{i}/{len(runs)}] {cfg.run_id}: {_one_line(metrics)}")
+        results.append((cfg.to_dict(), read_status(run_dir)))
+    rows = build_leaderboard(results)
+    write_leaderboard(rows, out)
+    console.print(f"{len(runs)} runs in {time.perf_counter() - start:.1f} s; leaderboard in {out}/leaderboard.csv")
+    return rows
+
+
+def _one_line(m: dict) -> str:
+    if m["status"] != "finished":
+        return f"FAILED: {m['reason']}"
+    val = f"val {100 * m['val_acc']:.2f}%" if m.get("val_acc") is not None else "no val"
+    return (f"{val}, test {100 * m['test_acc']:.2f}% after {m['epochs_run']} epochs "
+            f"({m['train_seconds']:.1f} s, {m['images_per_s']:.0f} img/s)")
+
+
+def _grid_dict(grid: GridConfig) -> dict:
+    return {"models": grid.models, "optimizers": grid.optimizers, "lrs": grid.lrs, "augment": grid.augment,
+            "seeds": grid.seeds, **grid.base}
+
+
+__all__ = ["run_grid", "is_done", "print_leaderboard"]

@@ -1,0 +1,141 @@
+"""Run and grid configuration: dataclasses with their defaults' reasons, validation, YAML loading."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError, unknown_choice
+
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "adadelta", "sgd")
+SCHEDULES = ("none", "cosine", "onecycle")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass
+class RunConfig:
+    """Everything one training run depends on; saved as config.json in its folder."""
+
+    dataset: str = "digits"  # embedded, offline: scikit-learn's 8x8 digits
+    data_dir: str | None = None  # where IDX/CIFAR files live; else $BAKEOFF_DATA, ~/.cache/bakeoff
+    img_size: int | None = None  # folder datasets only: default median size, capped at 64
+    train_subset: int | None = None  # keep N training images (seed 004 used 20,000)
+    val_fraction: float = 0.1  # carved from training data; the test split never chooses a model
+    model: str = "simple-cnn"
+    optimizer: str = "adam"
+    lr: float = 1e-3  # Keras' Adam default, the seeds' setting
+    momentum: float = 0.9  # sgd and rmsprop
+    nesterov: bool = True  # sgd only
+    schedule: str = "none"
+    epochs: int = 10
+    batch_size: int = 128
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    augment: bool = False  # random crop with padding, plus horizontal flip where it suits the data
+    patience: int | None = None  # epochs without val-loss improvement before stopping; None: never stop early
+    seed: int = 0
+    device: str = "auto"  # cuda when available
+    precision: str = "auto"  # bf16 autocast on CPUs with AVX512-BF16 and GPUs that support it
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        from .models import is_model, list_models  # late: the zoo imports torch models
+
+        if not is_model(self.model):
+            raise unknown_choice("model", self.model, list_models())
+        for name, value, choices in (("optimizer", self.optimizer, OPTIMIZERS),
+                                     ("schedule", self.schedule, SCHEDULES),
+                                     ("device", self.device, DEVICES),
+                                     ("precision", self.precision, PRECISIONS)):
+            if value not in choices:
+                raise unknown_choice(name, value, choices)
+        _check(self.lr > 0, f"--lr must be positive, got {self.lr}")
+        _check(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
+        _check(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
+        _check(0 <= self.val_fraction < 1, f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+        _check(0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        _check(self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}")
+        _check(self.patience is None or self.patience >= 1, f"--patience must be at least 1, got {self.patience}")
+        _check(self.img_size is None or 4 <= self.img_size <= 512, f"--img-size must be in 4..512, got {self.img_size}")
+
+    @property
+    def run_id(self) -> str:
+        """Folder name of the run: the grid coordinates that tell runs apart."""
+        aug = "aug" if self.augment else "noaug"
+        return f"{self.model}_{self.optimizer}_lr{self.lr:g}_{aug}_seed{self.seed}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# Grid keys that take lists; every other RunConfig field is shared by all runs of the grid.
+GRID_AXES = {"models": "model", "optimizers": "optimizer", "lrs": "lr", "seeds": "seed", "augment": "augment"}
+
+
+@dataclass
+class GridConfig:
+    """A Cartesian grid of runs: models x optimizers x lrs x augment x seeds."""
+
+    models: list[str] = field(default_factory=lambda: ["mlp", "simple-cnn", "cnn4"])
+    optimizers: list[str] = field(default_factory=lambda: ["adam"])
+    lrs: list[float] = field(default_factory=lambda: [1e-3])
+    augment: list[bool] = field(default_factory=lambda: [False])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    base: dict = field(default_factory=dict)  # shared RunConfig fields (dataset, epochs, ...)
+
+    def runs(self) -> list[RunConfig]:
+        """Every run of the grid, validated, in a stable order (model-major)."""
+        out = []
+        for model, opt, lr, aug, seed in itertools.product(self.models, self.optimizers, self.lrs,
+                                                           self.augment, self.seeds):
+            out.append(RunConfig(**self.base, model=model, optimizer=opt, lr=float(lr),
+                                 augment=bool(aug), seed=int(seed)))
+        return out
+
+
+def parse_list(text: str, cast=str) -> list:
+    """'a,b, c' -> ['a', 'b', 'c'], cast to a type; a clear error on a bad item."""
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    if not items:
+        raise ConfigError(f"empty list: '{text}'")
+    try:
+        return [cast(t) for t in items]
+    except ValueError:
+        raise ConfigError(f"cannot read '{text}' as a comma-separated list of {cast.__name__}") from None
+
+
+def load_grid_file(path: str | Path) -> dict:
+    """Read a grid YAML file into flat option names (dashes or underscores both accepted)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"grid file not found: {p}")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping of option names to values")
+    valid = set(GRID_AXES) | {f.name for f in fields(RunConfig)} | {"out"}
+    valid -= {"model", "optimizer", "lr", "seed"}  # the grid takes these as lists
+    out = {}
+    for key, value in raw.items():
+        k = str(key).replace("-", "_")
+        if k not in valid:
+            raise unknown_choice(f"key in {p.name}:", str(key), valid)
+        out[k] = value
+    return out
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)

@@ -1,0 +1,100 @@
+"""`arrays:PATH.npz`: any dataset saved as NumPy arrays x_train, y_train, x_test, y_test."""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DatasetError
+from .dataset import Dataset
+
+REQUIRED_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def load_arrays(path: str | Path, name: str | None = None, classes: list[str] | None = None) -> Dataset:
+    """A Dataset from an .npz holding x_train, y_train, x_test, y_test (and optionally `classes`).
+
+    Images may be (N, H, W), (N, H, W, C) or (N, C, H, W) with C in {1, 3}; they must be
+    square and uint8, or floating point in 0..1 (then scaled to 0..255 and rounded).
+    Labels are integers, shape (N,) or (N, 1). Class names come from a `classes`
+    string array in the file, else from `classes`, else "0".."K-1" with K = max label + 1.
+    Read with allow_pickle=False: a .npz cannot run code on load.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file (arrays:PATH wants an .npz with {', '.join(REQUIRED_KEYS)})")
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise DatasetError(f"{path}: not a readable .npz ({e})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise DatasetError(f"{path}: a single array, not an .npz with {', '.join(REQUIRED_KEYS)}")
+    with npz:
+        missing = [k for k in REQUIRED_KEYS if k not in npz.files]
+        if missing:
+            raise DatasetError(f"{path}: missing {', '.join(missing)} (found: {', '.join(npz.files) or 'nothing'})")
+        try:
+            data = {k: npz[k] for k in REQUIRED_KEYS}
+            names = npz["classes"] if "classes" in npz.files else None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:  # object arrays need pickle: refused
+            raise DatasetError(f"{path}: cannot read its arrays ({e})") from None
+    x_train, x_test = (to_nchw(data[k], f"{path}: {k}") for k in ("x_train", "x_test"))
+    y_train, y_test = (_labels(data[k], f"{path}: {k}") for k in ("y_train", "y_test"))
+    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
+        if len(x) != len(y):
+            raise DatasetError(f"{path}: x_{split} holds {len(x)} images but y_{split} {len(y)} labels")
+        if len(x) == 0:
+            raise DatasetError(f"{path}: x_{split} holds no images")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise DatasetError(f"{path}: x_train images are {x_train.shape[1:]} (C, H, W) but x_test {x_test.shape[1:]}")
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    if names is not None:
+        if names.dtype.kind not in "US" or names.ndim != 1:
+            raise DatasetError(f"{path}: `classes` must be a 1-D array of strings, got {names.dtype} {names.shape}")
+        classes = [n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist()]
+    if classes is None:
+        classes = [str(k) for k in range(n_classes)]
+    if n_classes > len(classes):
+        raise DatasetError(f"{path}: label {n_classes - 1} is out of range for {len(classes)} classes")
+    return Dataset(name=name or f"arrays:{path}", classes=list(classes),
+                   x_train=torch.from_numpy(x_train), y_train=torch.from_numpy(y_train),
+                   x_test=torch.from_numpy(x_test), y_test=torch.from_numpy(y_test), source=str(path))
+
+
+def to_nchw(x: np.ndarray, what: str) -> np.ndarray:
+    """uint8 (N, C, H, W) from (N, H, W), (N, H, W, C) or (N, C, H, W) images; `what` names them in errors."""
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[3] in (1, 3):
+        x = x.transpose(0, 3, 1, 2)  # HWC, the layout of Keras and of PIL
+    elif x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[3] > x.shape[1]:
+        pass  # already CHW
+    else:
+        raise DatasetError(f"{what}: images of shape {x.shape}; expected (N, H, W), (N, H, W, C) "
+                           f"or (N, C, H, W) with C = 1 or 3")
+    if x.shape[2] != x.shape[3]:
+        raise DatasetError(f"{what}: images are {x.shape[2]}x{x.shape[3]}; bakeoff needs square images "
+                           f"(crop or pad them, or use folder:PATH which centre-crops)")
+    if x.dtype.kind == "f":
+        lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+        if not (0.0 <= lo and hi <= 1.0):  # also catches NaN
+            raise DatasetError(f"{what}: float images must lie in 0..1 (found {lo}..{hi}); "
+                               f"save uint8 0..255 instead")
+        x = np.rint(x * 255.0).astype(np.uint8)
+    elif x.dtype != np.uint8:
+        raise DatasetError(f"{what}: images are {x.dtype}; expected uint8 (0..255) or floats in 0..1")
+    return np.ascontiguousarray(x)
+
+
+def _labels(y: np.ndarray, what: str) -> np.ndarray:
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DatasetError(f"{what}: labels of shape {y.shape}; expected (N,) or (N, 1)")
+    if y.dtype.kind not in "iu":
+        raise DatasetError(f"{what}: labels are {y.dtype}; expected integers 0..K-1")
+    if y.size and y.min() < 0:
+        raise DatasetError(f"{what}: negative label {int(y.min())}; expected integers 0..K-1")
+    return y.astype(np.int64)

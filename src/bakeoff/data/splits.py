@@ -1,0 +1,49 @@
+"""Deterministic stratified splits: the validation set is carved from training data only."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+
+
+def stratified_indices(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split indices into (kept, taken) with `fraction` of every class in `taken`.
+
+    Deterministic for a given seed; every class with at least two samples keeps
+    at least one sample on each side.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(f"split fraction must be in [0, 1), got {fraction}")
+    y = labels.numpy()
+    rng = np.random.default_rng(seed)
+    kept, taken = [], []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        n_take = int(round(fraction * len(idx)))
+        if fraction > 0 and len(idx) >= 2:
+            n_take = min(max(n_take, 1), len(idx) - 1)
+        taken.append(idx[:n_take])
+        kept.append(idx[n_take:])
+    kept_idx = np.sort(np.concatenate(kept))
+    taken_idx = np.sort(np.concatenate(taken))
+    return torch.from_numpy(kept_idx), torch.from_numpy(taken_idx)
+
+
+def train_val_split(labels: torch.Tensor, val_fraction: float, seed: int,
+                    train_subset: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of (train, val) inside the official training split.
+
+    `train_subset` first keeps a stratified subset of N training images (seed 004
+    trained on 20,000), then the validation split is carved from that subset.
+    """
+    pool = torch.arange(labels.numel())
+    if train_subset is not None:
+        n = labels.numel()
+        if not 0 < train_subset <= n:
+            raise ConfigError(f"--train-subset must be between 1 and {n} (the training images), got {train_subset}")
+        if train_subset < n:
+            _, pool = stratified_indices(labels, train_subset / n, seed)
+    train_rel, val_rel = stratified_indices(labels[pool], val_fraction, seed + 1)
+    return pool[train_rel], pool[val_rel]

@@ -1,0 +1,1 @@
+"""Training engine: one loop for train / validation / test, apart from the models."""

@@ -1,0 +1,75 @@
+"""Checkpoints that rebuild their model alone, written atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ..errors import BakeoffError
+from ..models import create_model
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def save_checkpoint(path: Path, model: nn.Module, *, model_name: str, model_kwargs: dict, classes: list[str],
+                    preprocessing: dict, config: dict, metrics: dict | None = None) -> None:
+    """Everything needed to rebuild and feed the model: name, kwargs, weights, classes, preprocessing."""
+    import io
+
+    state = {
+        "model": model_name,
+        "model_kwargs": model_kwargs,  # num_classes, in_chans, img_size
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "classes": list(classes),
+        "preprocessing": preprocessing,  # dataset, in_chans, img_size, mean, std (0..1 scale)
+        "config": config,
+        "metrics": metrics or {},
+        "versions": {"torch": str(torch.__version__)},
+    }
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint with `weights_only=True`: tensors and plain data only, never code."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "best.pt"
+    if not p.is_file():
+        raise BakeoffError(f"checkpoint not found: {p}")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # unpickling refusal, truncated zip, not a torch file
+        raise BakeoffError(f"{p}: not a readable bakeoff checkpoint ({str(e).splitlines()[0][:200]})") from None
+    missing = {"model", "model_kwargs", "state_dict", "classes", "preprocessing"} - set(ckpt if isinstance(ckpt, dict) else {})
+    if missing:
+        raise BakeoffError(f"{p}: not a bakeoff checkpoint (missing {', '.join(sorted(missing))})")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict) -> nn.Module:
+    """Rebuild the model of a loaded checkpoint, weights restored, in eval mode."""
+    model = create_model(ckpt["model"], **ckpt["model_kwargs"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()

@@ -1,0 +1,18 @@
+"""Errors that reach the user as one line on stderr and exit status 2 (see cli.main)."""
+
+
+class BakeoffError(Exception):
+    """A problem with the user's input: its message is the whole story, no traceback."""
+
+
+class DatasetError(BakeoffError):
+    """A dataset is missing, corrupt, or not in a format bakeoff reads."""
+
+
+class ConfigError(BakeoffError):
+    """An unknown option, model, optimizer or a value out of range."""
+
+
+def unknown_choice(kind: str, value: str, choices) -> ConfigError:
+    """`unknown model 'resnt'; choose from: cnn4, mlp, ...` as one error."""
+    return ConfigError(f"unknown {kind} '{value}'; choose from: {', '.join(sorted(choices))}")

@@ -1,0 +1,93 @@
+"""The leaderboard: one row per (model, optimizer, lr, augment), seeds aggregated, sorted by validation accuracy."""
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .engine.checkpoint import atomic_write_text
+
+COLUMNS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "test_acc_mean",
+           "test_acc_std", "test_loss", "params", "mflops", "train_seconds", "seconds_per_epoch", "images_per_s",
+           "infer_ms", "seeds", "failed"]
+# Means over seeds of these metrics.json fields.
+AVERAGED = ["train_acc", "val_acc", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_s", "infer_ms"]
+
+
+def build_leaderboard(runs: list[tuple[dict, dict]]) -> list[dict]:
+    """Aggregate (config, metrics) pairs over seeds; rows sorted by mean validation accuracy, best first."""
+    groups: dict[tuple, list[tuple[dict, dict]]] = {}
+    for cfg, metrics in runs:
+        key = (cfg["model"], cfg["optimizer"], cfg["lr"], cfg["augment"])
+        groups.setdefault(key, []).append((cfg, metrics))
+    rows = []
+    for (model, optimizer, lr, augment), members in groups.items():
+        done = [m for _, m in members if m.get("status") == "finished"]
+        failed = [m for _, m in members if m.get("status") != "finished"]
+        row = {"model": model, "optimizer": optimizer, "lr": lr, "augment": augment, "n_seeds": len(done),
+               "seeds": ";".join(str(m["seed"]) for m in done),
+               "failed": "; ".join(f"seed {m['seed']}: {m.get('reason', 'failed')}" for m in failed)}
+        if done:
+            accs = [m["test_acc"] for m in done]
+            row["test_acc_mean"] = statistics.fmean(accs)
+            row["test_acc_std"] = statistics.stdev(accs) if len(accs) > 1 else None  # sample std over seeds
+            for k in AVERAGED:
+                vals = [m[k] for m in done if m.get(k) is not None]
+                row[k] = statistics.fmean(vals) if vals else None
+            row["params"] = done[0]["params"]
+            row["mflops"] = done[0]["mflops"]
+        rows.append(row)
+    rows.sort(key=lambda r: (r.get("val_acc") is None, -(r.get("val_acc") or 0), -(r.get("test_acc_mean") or 0)))
+    return rows
+
+
+def _fmt(key: str, value) -> str:
+    if value is None or value == "":
+        return ""
+    if key in ("train_acc", "val_acc", "test_acc_mean", "test_acc_std"):
+        return f"{100 * value:.2f}"  # percent
+    if key in ("params",):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}" if key != "lr" else f"{value:g}"
+    return str(value)
+
+
+def write_leaderboard(rows: list[dict], out: Path) -> None:
+    """OUT/leaderboard.csv (raw numbers, accuracies as fractions) and OUT/leaderboard.md (percentages)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out / "leaderboard.csv", buf.getvalue())
+    head = [c for c in COLUMNS if c != "failed"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(c, r.get(c)) for c in head) + " |")
+    failures = [f"- {r['model']} {r['optimizer']} lr={r['lr']:g}: {r['failed']}" for r in rows if r.get("failed")]
+    text = "Accuracies in percent; test accuracy is the mean (and sample std) over seeds.\n\n" + "\n".join(lines) + "\n"
+    if failures:
+        text += "\nFailed runs:\n" + "\n".join(failures) + "\n"
+    atomic_write_text(out / "leaderboard.md", text)
+
+
+def print_leaderboard(rows: list[dict], title: str, console: Console | None = None) -> None:
+    console = console or Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # a pipe or log file: never truncate the numbers
+    table = Table(title=title)
+    shown = ["model", "optimizer", "lr", "augment", "n_seeds", "val_acc", "test_acc_mean", "test_acc_std",
+             "params", "mflops", "train_seconds", "infer_ms"]
+    headers = {"test_acc_mean": "test_acc", "test_acc_std": "±std", "train_seconds": "train_s"}
+    for c in shown:
+        table.add_column(headers.get(c, c), justify="left" if c in ("model", "optimizer") else "right")
+    for r in rows:
+        table.add_row(*(_fmt(c, r.get(c)) for c in shown))
+    console.print(table)
+    for r in rows:
+        if r.get("failed"):
+            console.print(f"[red]failed[/red] {r['model']} {r['optimizer']} lr={r['lr']:g}: {r['failed']}")

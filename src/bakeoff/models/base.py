@@ -1,0 +1,136 @@
+"""What every bakeoff model shares: the timm-style classifier contract and a conv-stack builder.
+
+A model is `forward_features` (the part worth keeping in transfer learning: conv
+stack, residual stages, or an MLP's hidden layers) followed by `forward_head`
+(pooling/flatten, any dense layers, and the final linear layer). The final
+linear layer sits at the dotted path `classifier_name`, so `reset_classifier`
+works unchanged for torchvision layouts too: ResNet's `fc`, VGG's `classifier.6`.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..errors import ConfigError
+
+
+class ClassifierBase(nn.Module):
+    """Base of every model: `forward(x) = forward_head(forward_features(x))`, returning logits.
+
+    Subclasses call `super().__init__(num_classes, in_chans, img_size)`, build their
+    layers, set `self.num_features` (width of the vector entering the final linear
+    layer), and implement `forward_features` and `forward_head`.
+    """
+
+    classifier_name = "fc"  # dotted path of the final nn.Linear; torchvision: ResNet "fc", VGG "classifier.6"
+
+    def __init__(self, num_classes: int, in_chans: int, img_size: int):
+        super().__init__()
+        if num_classes < 1 or in_chans < 1 or img_size < 1:
+            raise ConfigError(
+                f"{type(self).__name__} needs num_classes, in_chans, img_size >= 1; "
+                f"got num_classes={num_classes}, in_chans={in_chans}, img_size={img_size}"
+            )
+        self.num_classes = num_classes
+        self.in_chans = in_chans
+        self.img_size = img_size
+        self.num_features = 0  # set by the subclass
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_chans, img_size, img_size) -> features (a map (B, C, h, w) or a vector (B, D))."""
+        raise NotImplementedError
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Features -> logits (B, num_classes), or with `pre_logits` the (B, num_features) input of the last layer."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_features(x)
+        x = self.forward_head(x)
+        return x
+
+    def get_classifier(self) -> nn.Module:
+        """The final classification layer."""
+        return self.get_submodule(self.classifier_name)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the final layer by a fresh one for `num_classes` classes (0: identity, the head returns features)."""
+        old = next(self.get_classifier().parameters(), None)
+        if old is None:  # the head was reset to identity before
+            old = next(self.parameters())
+        if num_classes > 0:
+            new = nn.Linear(self.num_features, num_classes, device=old.device, dtype=old.dtype)
+        else:
+            new = nn.Identity()
+        parent_name, _, child_name = self.classifier_name.rpartition(".")
+        parent = self.get_submodule(parent_name) if parent_name else self
+        setattr(parent, child_name, new)  # also works for a Sequential index, e.g. "classifier.6"
+        self.num_classes = num_classes
+
+    @property
+    def default_cfg(self) -> dict:
+        """What the model was built for and where its head is, timm's `default_cfg` in brief."""
+        return {
+            "num_classes": self.num_classes,
+            "in_chans": self.in_chans,
+            "img_size": self.img_size,
+            "input_size": (self.in_chans, self.img_size, self.img_size),
+            "num_features": self.num_features,
+            "classifier": self.classifier_name,
+        }
+
+
+def conv_out_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """Side of a conv/pool output, PyTorch's floor formula."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def make_layers(
+    cfg: list[int | str],
+    in_chans: int,
+    img_size: int,
+    padding: str = "same",
+    batch_norm: bool = False,
+) -> tuple[list[nn.Module], int, int]:
+    """Conv stack from a torchvision-VGG-style cfg: an int is Conv 3x3 (+BN) + ReLU, "M" is MaxPool 2.
+
+    Returns (layers, out_channels, out_size). Layer order matches torchvision's
+    `vgg.make_layers`, so `features.N` state_dict keys line up with its VGGs.
+
+    `padding` is "same" (pad 1, Keras padding='same'), "valid" (pad 0, Keras'
+    default) or "auto": "valid" when the whole stack keeps the map >= 1x1 on
+    `img_size`, else "same" (small inputs such as 8x8). A pool that would take a
+    1x1 map to 0x0 becomes nn.Identity, which keeps the indices stable.
+    """
+    padding = resolve_padding(cfg, img_size, padding)
+    pad = 1 if padding == "same" else 0
+    layers: list[nn.Module] = []
+    channels, size = in_chans, img_size
+    for v in cfg:
+        if v == "M":
+            fits = size >= 2
+            layers.append(nn.MaxPool2d(2, 2) if fits else nn.Identity())
+            size = size // 2 if fits else size
+            continue
+        layers.append(nn.Conv2d(channels, v, 3, padding=pad, bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(v))
+        layers.append(nn.ReLU(inplace=True))
+        channels, size = v, conv_out_size(size, 3, 1, pad)
+        if size < 1:
+            raise ConfigError(f"img_size {img_size} is too small for conv stack {cfg} with padding '{padding}'")
+    return layers, channels, size
+
+
+def resolve_padding(cfg: list[int | str], img_size: int, padding: str) -> str:
+    """Resolve "auto": "valid" if every conv and pool of `cfg` keeps a map >= 1x1 unpadded, else "same"."""
+    if padding not in ("auto", "same", "valid"):
+        raise ConfigError(f"unknown padding '{padding}'; choose from: auto, same, valid")
+    if padding != "auto":
+        return padding
+    size = img_size
+    for v in cfg:
+        size = size // 2 if v == "M" else conv_out_size(size, 3)
+        if size < 1:
+            return "same"
+    return "valid"

@@ -1,0 +1,51 @@
+"""Model registry in the manner of timm: `@register_model` factories, `create_model`, `list_models`.
+
+Every factory takes `num_classes`, `in_chans`, `img_size` (the input is square,
+(B, in_chans, img_size, img_size)) plus its own keyword options, and returns a
+plain `nn.Module` that returns logits and offers `forward_features`,
+`forward_head` and `reset_classifier(num_classes)` so transfer learning works
+the same for every model.
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import Callable
+
+import torch.nn as nn
+
+from ..errors import unknown_choice
+
+_MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(name: str):
+    """Decorator: make a factory available to `create_model(name, ...)`."""
+
+    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        assert name not in _MODELS, f"model '{name}' registered twice"
+        _MODELS[name] = fn
+        return fn
+
+    return wrap
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style pattern, sorted."""
+    return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
+
+
+def is_model(name: str) -> bool:
+    return name in _MODELS
+
+
+def model_doc(name: str) -> str:
+    """First line of the factory's docstring: what the model is and which seed it reproduces."""
+    doc = (_MODELS[name].__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def create_model(name: str, num_classes: int, in_chans: int, img_size: int, **kwargs) -> nn.Module:
+    """Build a registered model for inputs of shape (B, in_chans, img_size, img_size)."""
+    if name not in _MODELS:
+        raise unknown_choice("model", name, _MODELS)
+    return _MODELS[name](num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)

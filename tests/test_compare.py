@@ -1,0 +1,90 @@
+"""`bakeoff compare` end to end through the CLI entry point: grid, run folders, leaderboard, skip-on-rerun."""
+import csv
+import json
+import statistics
+
+import pytest
+
+from bakeoff.cli import main
+
+
+def read_leaderboard(out):
+    with open(out / "leaderboard.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_grid_runs_every_combination_and_aggregates_seeds(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--dataset", "digits", "--models", "mlp,cnn4", "--optimizers", "adam,rmsprop",
+               "--lrs", "1e-3", "--seeds", "0,1", "--epochs", "1", "--out", str(out), "--quiet"])
+    assert rc == 0
+    run_dirs = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert len(run_dirs) == 2 * 2 * 2
+    rows = read_leaderboard(out)
+    assert len(rows) == 4
+    for col in ("model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "test_acc_mean",
+                "test_acc_std", "test_loss", "params", "mflops", "train_seconds", "infer_ms"):
+        assert col in rows[0]
+    vals = [float(r["val_acc"]) for r in rows]
+    assert vals == sorted(vals, reverse=True)
+    # The aggregate equals the per-seed metrics files.
+    r = rows[0]
+    seeds = [json.loads((out / f"{r['model']}_{r['optimizer']}_lr0.001_noaug_seed{s}" / "metrics.json").read_text())
+             for s in (0, 1)]
+    assert float(r["test_acc_mean"]) == pytest.approx(statistics.fmean(m["test_acc"] for m in seeds))
+    assert float(r["test_acc_std"]) == pytest.approx(statistics.stdev(m["test_acc"] for m in seeds))
+    assert r["n_seeds"] == "2" and int(r["params"]) == seeds[0]["params"]
+    md = (out / "leaderboard.md").read_text()
+    assert "| model | optimizer |" in md and md.count("\n| ") >= 5
+    assert "leaderboard" in capsys.readouterr().out
+
+
+def test_rerun_skips_finished_runs_and_redoes_unfinished(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    args = ["compare", "--models", "mlp,simple-cnn", "--epochs", "1", "--out", str(out)]
+    assert main(args) == 0
+    done = out / "mlp_adam_lr0.001_noaug_seed0" / "metrics.json"
+    interrupted = out / "simple-cnn_adam_lr0.001_noaug_seed0" / "metrics.json"
+    before = done.stat().st_mtime_ns
+    interrupted.unlink()  # as if killed before the end
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "mlp_adam_lr0.001_noaug_seed0: already done, skipped" in err
+    assert done.stat().st_mtime_ns == before
+    assert interrupted.is_file()
+    # A changed setting is a different run: it is not skipped.
+    assert main(args[:-2] + ["--batch-size", "64", "--out", str(out)]) == 0
+    assert "skipped" not in capsys.readouterr().err
+
+
+def test_grid_yaml_with_flag_override(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("dataset: digits\nmodels: [mlp]\noptimizers: sgd\nlrs: [0.05, 0.01]\nepochs: 3\n"
+                    "batch-size: 64\nseeds: [0]\n")
+    out = tmp_path / "g"
+    assert main(["compare", "-c", str(grid), "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    rows = read_leaderboard(out)
+    assert sorted(float(r["lr"]) for r in rows) == [0.01, 0.05]
+    cfg = json.loads((out / "mlp_sgd_lr0.05_noaug_seed0" / "config.json").read_text())
+    assert cfg["epochs"] == 1 and cfg["batch_size"] == 64 and cfg["optimizer"] == "sgd"
+
+
+def test_failed_run_is_listed_and_the_grid_goes_on(tmp_path):
+    out = tmp_path / "nan"
+    assert main(["compare", "--models", "mlp", "--optimizers", "sgd", "--lrs", "1e12,0.01", "--epochs", "1",
+                 "--out", str(out), "--quiet"]) == 0
+    rows = {float(r["lr"]): r for r in read_leaderboard(out)}
+    assert "loss became" in rows[1e12]["failed"] and rows[1e12]["n_seeds"] == "0"
+    assert float(rows[0.01]["test_acc_mean"]) > 0.5
+
+
+def test_train_and_evaluate_agree(tmp_path, capsys):
+    out = tmp_path / "t"
+    assert main(["train", "--model", "cnn4", "--epochs", "2", "--augment", "--out", str(out), "--quiet"]) == 0
+    run = out / "cnn4_adam_lr0.001_aug_seed0"
+    metrics = json.loads((run / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--dataset", "digits", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["test_acc"] == pytest.approx(metrics["test_acc"])
