@@ -60,7 +60,8 @@ def accept_md5s(monkeypatch, name: str, md5s: dict[str, str]) -> None:
     monkeypatch.setitem(idx.OFFICIAL_MD5, name, dict(md5s))
 
 
-def cifar_batch_blobs(x_train, y_train, x_test, y_test, label_names=CIFAR_CLASSES, n_batches: int = 5) -> dict[str, bytes]:
+def cifar_batch_blobs(x_train, y_train, x_test, y_test, label_names=CIFAR_CLASSES,
+                      n_batches: int = 5) -> dict[str, bytes]:
     """{file name: pickle bytes} like cifar-10-batches-py: x is HWC uint8 (N, 32, 32, 3)."""
     def batch(x, y, label):
         rows = np.ascontiguousarray(np.asarray(x, np.uint8).transpose(0, 3, 1, 2).reshape(len(x), -1))  # planar R, G, B
@@ -120,7 +121,8 @@ def write_image_folder(dir, n_per_class: int, size, mode: str = "RGB", split: bo
     root = Path(dir)
     w, h = (size, size) if isinstance(size, int) else size
     rng = np.random.default_rng(0)
-    for split_name, n in ((("train", n_per_class), ("test", max(1, n_per_class // 4))) if split else (("", n_per_class),)):
+    counts = [("train", n_per_class), ("test", max(1, n_per_class // 4))] if split else [("", n_per_class)]
+    for split_name, n in counts:
         for k, c in enumerate(classes):
             folder = root / split_name / c if split_name else root / c
             folder.mkdir(parents=True, exist_ok=True)

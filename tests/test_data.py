@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import http.server
 import pickle
 import threading
@@ -26,7 +27,7 @@ REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
-    """No test sees the user's cache or $BAKEOFF_DATA, and none can reach the network."""
+    """Overrides conftest's: a cache under tmp_path (tests look inside it), and no mirror reaches the network."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.delenv("BAKEOFF_DATA", raising=False)
     for name in download.MIRRORS:
@@ -258,7 +259,8 @@ def test_cifar_malicious_pickle_is_refused(tmp_path):
 
 def test_cifar_missing_batch_and_bad_data(tmp_path):
     out = write_cifar_batches(tmp_path, *cifar_arrays())
-    (out / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((2, 10), np.uint8), b"labels": [0, 1]}, protocol=2))
+    bad = {b"data": np.zeros((2, 10), np.uint8), b"labels": [0, 1]}
+    (out / "test_batch").write_bytes(pickle.dumps(bad, protocol=2))
     with pytest.raises(DatasetError, match=r"test_batch: 'data' should be uint8 \(N, 3072\)"):
         load_dataset("cifar10", data_dir=tmp_path, download=False)
     (out / "data_batch_5").unlink()
@@ -537,7 +539,6 @@ def test_download_cifar_tar(tmp_path, monkeypatch, http_root):
     www, url = http_root
     arrays = cifar_arrays()
     tar = write_cifar_tar_gz(www, *arrays)
-    import hashlib
     monkeypatch.setattr(cifar, "TAR_MD5", hashlib.md5(tar.read_bytes()).hexdigest())
     monkeypatch.setitem(download.MIRRORS, "cifar10", [url])
     ds = load_dataset("cifar10", quiet=True)
@@ -557,7 +558,6 @@ def test_download_md5_mismatch_leaves_nothing(tmp_path, http_root):
 
 
 def test_download_fetch_success_is_atomic(tmp_path, http_root):
-    import hashlib
     www, url = http_root
     (www / "f.bin").write_bytes(b"x" * 200_000)
     dest = tmp_path / "dl" / "f.bin"

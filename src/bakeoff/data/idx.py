@@ -83,7 +83,8 @@ def load_idx(folder: Path, name: str) -> Dataset:
         arrays[split] = (torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)))
     (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
     if x_train.shape[1:] != x_test.shape[1:]:
-        raise DatasetError(f"{folder}: train images are {tuple(x_train.shape[2:])} but test images {tuple(x_test.shape[2:])}")
+        raise DatasetError(f"{folder}: train images are {tuple(x_train.shape[2:])} "
+                           f"but test images {tuple(x_test.shape[2:])}")
     return Dataset(name=name, classes=list(classes), x_train=x_train, y_train=y_train,
                    x_test=x_test, y_test=y_test, source=str(folder))
 

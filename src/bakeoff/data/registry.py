@@ -56,7 +56,8 @@ def describe_datasets(data_dir: str | Path | None = None) -> list[dict]:
     rows = [{"name": "digits", "found": True, "where": "bundled with scikit-learn"}]
     for name in DATASET_NAMES[1:]:
         found, _ = locate(name, data_dir)
-        where = str(found) if found else f"not found; downloaded into {cache_dir(name)} on first use, or {how_to_supply(name)}"
+        where = (str(found) if found else
+                 f"not found; downloaded into {cache_dir(name)} on first use, or {how_to_supply(name)}")
         rows.append({"name": name, "found": found is not None, "where": where})
     return rows
 
@@ -78,7 +79,8 @@ def _load_downloadable(name: str, data_dir, allow_download: bool, quiet: bool) -
     if found is None:
         looked_in = ", ".join(dict.fromkeys(str(p) for p in looked))
         if not allow_download:
-            raise DatasetError(f"{name} not found (looked in {looked_in}) and downloading is off; {how_to_supply(name)}")
+            raise DatasetError(f"{name} not found (looked in {looked_in}) and downloading is off; "
+                               f"{how_to_supply(name)}")
         try:
             found = _download(name, quiet)
         except DatasetError as e:
