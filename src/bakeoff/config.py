@@ -27,7 +27,7 @@ class RunConfig:
     model: str = "simple-cnn"
     optimizer: str = "adam"
     lr: float = 1e-3  # Keras' Adam default, the seeds' setting
-    momentum: float = 0.9  # sgd and rmsprop
+    momentum: float = 0.9  # sgd only
     nesterov: bool = True  # sgd only
     schedule: str = "none"
     epochs: int = 10
@@ -86,7 +86,7 @@ GRID_AXES = {"models": "model", "optimizers": "optimizer", "lrs": "lr", "seeds":
 class GridConfig:
     """A Cartesian grid of runs: models x optimizers x lrs x augment x seeds."""
 
-    models: list[str] = field(default_factory=lambda: ["mlp", "simple-cnn", "cnn4"])
+    models: list[str] = field(default_factory=lambda: ["mlp", "simple-cnn", "cnn4", "basic-cnn", "resnet20"])
     optimizers: list[str] = field(default_factory=lambda: ["adam"])
     lrs: list[float] = field(default_factory=lambda: [1e-3])
     augment: list[bool] = field(default_factory=lambda: [False])
