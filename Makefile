@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup setup-test clean
+.PHONY: demo test setup setup-test browser clean
+
+# Debian's Chromium drives the real-browser tests (report and web page); installed once where missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +23,12 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 setup: $(VENV)/.installed
-setup-test: $(VENV)/.installed-test
+setup-test: $(VENV)/.installed-test browser
+
+browser: $(CHROMIUM)
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium chromium-driver || \
+	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver)
 
 demo: setup
 	$(BIN)/bakeoff compare

@@ -71,12 +71,14 @@ def test_missing_dataset_without_network_fails_fast_and_says_where_it_looked(tmp
     from bakeoff.data import download
 
     monkeypatch.setitem(download.MIRRORS, "mnist", ["http://127.0.0.1:9/"])
+    (tmp_path / "empty").mkdir()
     start = time.monotonic()
     rc = main(["compare", "--dataset", "mnist", "--data-dir", str(tmp_path / "empty"), "--quiet"])
     err = capsys.readouterr().err
     assert time.monotonic() - start < 30
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
-    assert str(tmp_path / "empty") in err and "--data-dir" in err
+    assert "looked in" in err and str(tmp_path / "empty") in err and "download failed" in err
+    assert "--data-dir" in err  # how to supply the files
 
 
 def test_empty_folder_dataset(tmp_path):

@@ -29,7 +29,8 @@ def _sub(subparsers, name: str, example: str, help: str) -> Parser:
 def _add_data_options(p: Parser) -> None:
     p.add_argument("--dataset", help="digits (default), fashion-mnist, mnist, cifar10, arrays:PATH.npz or folder:PATH")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
-    p.add_argument("--img-size", type=int, help="folder datasets: side in pixels (default: median size, capped at 64)")
+    p.add_argument("--img-size", type=int, help="resize images to this side in pixels, e.g. 32 for vgg16/resnet50 on "
+                   "28x28 data (default: as stored; folder datasets: median size, capped at 64)")
     p.add_argument("--train-subset", type=int, help="train on a stratified subset of N images (default: all)")
     p.add_argument("--val-fraction", type=float, help="validation share carved from training data (default: 0.1)")
 
@@ -44,6 +45,18 @@ def _add_train_options(p: Parser) -> None:
     p.add_argument("--patience", type=int, help="stop after N epochs without val-loss improvement (default: off)")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--precision", help="auto (default: bf16 where the hardware has it), fp32 or bf16")
+    # transfer learning and the autoencoder (engine/transfer.py, engine/autoencoder_fit.py)
+    p.add_argument("--pretrained", help="none (default); imagenet (vgg16, resnet50: torchvision's weights, "
+                   "downloaded once to ~/.cache/torch); or a bakeoff best.pt / run folder to start from")
+    p.add_argument("--weights", help="local ImageNet weight file (torchvision's .pth) instead of the download")
+    p.add_argument("--freeze", help="none (default) or backbone: train the head only, on cached backbone features")
+    p.add_argument("--finetune-blocks", type=int,
+                   help="train only the last N backbone blocks and the head (default: all blocks)")
+    p.add_argument("--backbone-lr-scale", type=float,
+                   help="with --finetune-blocks: those blocks' lr = lr x this (default: 0.1)")
+    p.add_argument("--denoise", type=float,
+                   help="autoencoder: Gaussian input noise std, 0..1 pixel scale (default: 0, no noise)")
+    p.add_argument("--latent-dim", type=int, help="autoencoder: code size (default: 64)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-run lines")
 
 
@@ -65,6 +78,7 @@ def build_parser() -> Parser:
                    help="random crop with padding, plus horizontal flip except for digits (default: off)")
     _add_train_options(p)
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")
+    p.add_argument("--open", action="store_true", help="open OUT/report.html in the web browser at the end")
 
     p = _sub(sub, "train", "bakeoff train --dataset mnist --data-dir ../shared/datasets --model cnn4 --epochs 3",
              "train one model (a grid of one run) and write its run folder")
@@ -92,7 +106,43 @@ def build_parser() -> Parser:
     p = _sub(sub, "datasets", "bakeoff datasets --data-dir ../shared/datasets",
              "list the built-in datasets and where each was found, or how to get it")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
+
+    p = _sub(sub, "report", "bakeoff report runs/fashion-mnist --open",
+             "rebuild OUT/report.html and OUT/report.md from a comparison's run folders (no training)")
+    p.add_argument("out", metavar="OUT", help="the comparison folder (holds grid.json and one folder per run)")
+    p.add_argument("--open", action="store_true", help="open report.html in the web browser")
+    _add_serving_commands(sub)
     return parser
+
+
+def _add_serving_commands(sub) -> None:
+    run = "runs/fashion-mnist/cnn4_adam_lr0.001_noaug_seed0"
+    p = _sub(sub, "predict", f"bakeoff predict {run} photos/sneaker.jpg 'shop/*.png' --top-k 3 --explain seen/",
+             "classify photos with one model, preprocessed as it was trained (files, folders, globs)")
+    p.add_argument("checkpoint", help="best.pt, a run folder holding one, or a .onnx from `bakeoff export`")
+    p.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
+    p.add_argument("--top-k", type=int, default=3, help="classes per image, best first (default: 3)")
+    p.add_argument("--json", action="store_true", help='one JSON object per image: {"path": ..., "top_k": [...]}')
+    p.add_argument("--explain", metavar="DIR", help="write DIR/<image>.png: the photo beside what the model saw")
+    p.add_argument("--runtime", default="torch", help="torch (default) or onnx (exported in memory, verified)")
+
+    p = _sub(sub, "serve", "bakeoff serve runs/fashion-mnist --port 8000 --runtime onnx",
+             "serve every model of a comparison: a web page at / and an HTTP API (POST /v1/predict)")
+    p.add_argument("paths", nargs="+", metavar="RUN_DIR_OR_CHECKPOINT",
+                   help="a comparison folder (every finished run), run folders, best.pt or exported .onnx files")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    p.add_argument("--runtime", default="torch", help="torch (default) or onnx (ONNX Runtime, checked against torch)")
+    p.add_argument("--max-upload-mb", type=float, default=10, help="larger uploads get 413 (default: 10)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPU threads per request; concurrent requests use the other cores (default: 1)")
+
+    p = _sub(sub, "export", "bakeoff export runs/fashion-mnist/cnn4_adam_lr0.001_noaug_seed0/best.pt --format onnx",
+             "export a checkpoint to ONNX or TorchScript with its preprocessing, checked against PyTorch")
+    p.add_argument("checkpoint", help="best.pt or a run folder holding one")
+    p.add_argument("--format", default="onnx", help="onnx (default) or torchscript")
+    p.add_argument("--out", help="output file (default: beside the checkpoint, best.onnx / best.torchscript.pt)")
+    p.add_argument("--data-dir", help="where the training dataset is, to check on real test images; " + DATA_DIR_HELP)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,14 +164,32 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_compare(args) -> int:
     from .commands import compare_from_args
 
-    compare_from_args(args)
+    return _until_signal(compare_from_args, args)
+
+
+def cmd_report(args) -> int:
+    from .commands import report_from_args
+
+    print(f"report: {report_from_args(args)}")
     return 0
 
 
 def cmd_train(args) -> int:
     from .commands import train_from_args
 
-    train_from_args(args)
+    return _until_signal(train_from_args, args)
+
+
+def _until_signal(run, args) -> int:
+    """Run a training command; SIGINT/SIGTERM end it after the current step with exit status 130/143."""
+    from .engine.interrupt import Interrupted, graceful_signals
+
+    try:
+        with graceful_signals():
+            run(args)
+    except Interrupted as e:
+        print(f"bakeoff: {e}; finished runs are kept and the same command resumes the rest", file=sys.stderr)
+        return e.exit_code
     return 0
 
 
@@ -162,8 +230,27 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from .serve.commands import predict_from_args
+
+    return predict_from_args(args)
+
+
+def cmd_serve(args) -> int:
+    from .serve.commands import serve_from_args
+
+    return serve_from_args(args)
+
+
+def cmd_export(args) -> int:
+    from .serve.commands import export_from_args
+
+    return export_from_args(args)
+
+
 COMMANDS = {"compare": cmd_compare, "train": cmd_train, "evaluate": cmd_evaluate,
-            "models": cmd_models, "datasets": cmd_datasets}
+            "models": cmd_models, "datasets": cmd_datasets, "report": cmd_report,
+            "predict": cmd_predict, "serve": cmd_serve, "export": cmd_export}
 
 
 def default_out(dataset: str) -> Path:

@@ -64,7 +64,27 @@ def compare_from_args(args) -> list[dict]:
     rows = run_grid(grid, out, quiet=args.quiet)
     dataset = grid.base.get("dataset", RunConfig.dataset)
     print_leaderboard(rows, title=f"bakeoff leaderboard: {dataset} (sorted by validation accuracy)", console=Console())
+    if getattr(args, "open", False):
+        open_in_browser(out / "report.html")
     return rows
+
+
+def report_from_args(args) -> Path:
+    """Rebuild OUT/report.html and report.md from the run folders; nothing is trained."""
+    from .report import build_report
+
+    path = build_report(Path(args.out))
+    if args.open:
+        open_in_browser(path)
+    return path
+
+
+def open_in_browser(path: Path) -> None:
+    import sys
+    import webbrowser
+
+    if not webbrowser.open(path.resolve().as_uri()):
+        print(f"bakeoff: no web browser found; open {path} yourself", file=sys.stderr)
 
 
 def train_from_args(args) -> list[dict]:

@@ -11,7 +11,10 @@ from .config import GridConfig, RunConfig
 from .data import load_dataset, train_val_split
 from .engine.checkpoint import atomic_write_text
 from .leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
+from .runlock import disk_errors, run_lock
 from .runner import PreparedData, execute_run, read_status, versions
+
+LOCK_FILE = ".lock"
 
 
 def is_done(cfg: RunConfig, run_dir: Path) -> bool:
@@ -27,31 +30,56 @@ def is_done(cfg: RunConfig, run_dir: Path) -> bool:
 
 
 def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console | None = None) -> list[dict]:
-    """Run every run of the grid not already done; write and return the leaderboard rows."""
+    """Run every run of the grid not already done; write and return the leaderboard rows.
+
+    Runs another process is training (same OUT) are left to it and waited for at the end.
+    Raises `Interrupted` on SIGINT/SIGTERM (inside `interrupt.graceful_signals()`), the current run
+    saved for resuming.
+    """
     console = console or Console(stderr=True, quiet=quiet, soft_wrap=True)
     runs = grid.runs()  # validates every configuration before any work starts
     first = runs[0]
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    ds = load_dataset(first.dataset, data_dir=first.data_dir, img_size=first.img_size, quiet=quiet)
-    train_val_split(ds.y_train, first.val_fraction, first.seed, first.train_subset)  # fail now, not mid-grid
-    console.print(f"dataset {ds.name}: {len(ds.y_train)} train / {len(ds.y_test)} test images, "
-                  f"{ds.in_chans}x{ds.img_size}x{ds.img_size}, {ds.num_classes} classes ({ds.source})")
-    data = PreparedData.from_dataset(ds)
-    atomic_write_text(out / "grid.json", json.dumps({"grid": _grid_dict(grid), "dataset": ds.summary(),
-                                                     "versions": versions()}, indent=2) + "\n")
-    results = []
-    for i, cfg in enumerate(runs, 1):
-        run_dir = out / cfg.run_id
-        if is_done(cfg, run_dir):
-            console.print(f"[{i}/{len(runs)}] {cfg.run_id}: already done, skipped")
-        else:
-            metrics = execute_run(cfg, data, run_dir, quiet=quiet)
-            console.print(f"[{i}/{len(runs)}] {cfg.run_id}: {_one_line(metrics)}")
-        results.append((cfg.to_dict(), read_status(run_dir)))
-    rows = build_leaderboard(results)
-    write_leaderboard(rows, out)
-    console.print(f"{len(runs)} runs in {time.perf_counter() - start:.1f} s; leaderboard in {out}/leaderboard.csv")
+    with disk_errors(out):
+        out.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        ds = load_dataset(first.dataset, data_dir=first.data_dir, img_size=first.img_size, quiet=quiet)
+        train_val_split(ds.y_train, first.val_fraction, first.seed, first.train_subset)  # fail now, not mid-grid
+        console.print(f"dataset {ds.name}: {len(ds.y_train)} train / {len(ds.y_test)} test images, "
+                      f"{ds.in_chans}x{ds.img_size}x{ds.img_size}, {ds.num_classes} classes ({ds.source})")
+        data = PreparedData.from_dataset(ds)
+        atomic_write_text(out / "grid.json", json.dumps({"grid": _grid_dict(grid), "dataset": ds.summary(),
+                                                         "versions": versions()}, indent=2) + "\n")
+        elsewhere = []
+        for i, cfg in enumerate(runs, 1):
+            run_dir = out / cfg.run_id
+            tag = f"[{i}/{len(runs)}] {cfg.run_id}"
+            if is_done(cfg, run_dir):
+                console.print(f"{tag}: already done, skipped")
+                continue
+            with run_lock(run_dir / LOCK_FILE) as mine:
+                if not mine:
+                    console.print(f"{tag}: another process is training it; will wait for it at the end")
+                    elsewhere.append(run_dir)
+                elif is_done(cfg, run_dir):  # finished by another process since the check above
+                    console.print(f"{tag}: already done, skipped")
+                else:
+                    metrics = execute_run(cfg, data, run_dir, quiet=quiet)
+                    resumed = metrics.get("resumed_from_epoch")
+                    console.print(f"{tag}: {_one_line(metrics)}" + (f" (resumed after epoch {resumed})" if resumed else ""))
+        for run_dir in elsewhere:
+            with run_lock(run_dir / LOCK_FILE, wait=True):
+                pass
+        results = [(cfg.to_dict(), read_status(out / cfg.run_id) or {"status": "missing", "seed": cfg.seed,
+                                                                      "reason": "did not finish"})
+                   for cfg in runs]
+        rows = build_leaderboard(results)
+        with run_lock(out / LOCK_FILE, wait=True):  # one leaderboard writer at a time
+            write_leaderboard(rows, out)
+        elapsed = time.perf_counter() - start
+        from .report import build_report  # late: matplotlib loads only when a report is written
+
+        report = build_report(out, dataset=ds)
+    console.print(f"{len(runs)} runs in {elapsed:.1f} s; leaderboard in {out}/leaderboard.csv, report in {report}")
     return rows
 
 

@@ -39,6 +39,14 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # cuda when available
     precision: str = "auto"  # bf16 autocast on CPUs with AVX512-BF16 and GPUs that support it
+    # Transfer learning and the autoencoder (engine/transfer.py, engine/autoencoder_fit.py)
+    pretrained: str = "none"  # none | imagenet (vgg16, resnet50: torchvision's weights) | a bakeoff best.pt or run folder
+    weights: str | None = None  # local ImageNet weight file (torchvision format) instead of the download
+    freeze: str = "none"  # none | backbone: train the head only, on backbone features computed once
+    finetune_blocks: int | None = None  # train only the last N backbone blocks (+ head); None: every block
+    backbone_lr_scale: float = 0.1  # lr of those blocks = lr x this: pretrained features move slowly
+    denoise: float = 0.0  # autoencoder: std of Gaussian input noise, 0..1 pixel scale (Keras tutorials: 0.5)
+    latent_dim: int = 64  # autoencoder: code size, also the PCA components it is compared with
 
     def __post_init__(self):
         self.validate()
@@ -62,12 +70,46 @@ class RunConfig:
         _check(self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}")
         _check(self.patience is None or self.patience >= 1, f"--patience must be at least 1, got {self.patience}")
         _check(self.img_size is None or 4 <= self.img_size <= 512, f"--img-size must be in 4..512, got {self.img_size}")
+        self._validate_transfer()
+
+    def _validate_transfer(self) -> None:
+        from .engine.transfer import check_pretrained  # late: it imports the model zoo
+
+        if self.weights is not None and self.pretrained == "none":
+            self.pretrained = "imagenet"  # a local weight file stands in for the download
+        check_pretrained(self.model, self.pretrained, self.weights)
+        if self.freeze not in ("none", "backbone"):
+            raise unknown_choice("--freeze", self.freeze, ("none", "backbone"))
+        _check(self.finetune_blocks is None or self.finetune_blocks >= 1,
+               f"--finetune-blocks must be at least 1, got {self.finetune_blocks}")
+        _check(not (self.freeze == "backbone" and self.finetune_blocks),
+               "--freeze backbone trains no backbone block; drop it to use --finetune-blocks")
+        _check(0 < self.backbone_lr_scale <= 10, f"--backbone-lr-scale must be in (0, 10], got {self.backbone_lr_scale}")
+        _check(0 <= self.denoise <= 10, f"--denoise must be in [0, 10] (0..1 pixel scale), got {self.denoise}")
+        _check(1 <= self.latent_dim <= 65536, f"--latent-dim must be in 1..65536, got {self.latent_dim}")
 
     @property
     def run_id(self) -> str:
         """Folder name of the run: the grid coordinates that tell runs apart."""
         aug = "aug" if self.augment else "noaug"
-        return f"{self.model}_{self.optimizer}_lr{self.lr:g}_{aug}_seed{self.seed}"
+        return f"{self.model}_{self.optimizer}_lr{self.lr:g}_{aug}_seed{self.seed}{self._transfer_suffix()}"
+
+    def _transfer_suffix(self) -> str:
+        """Transfer and autoencoder options that differ from their defaults ('' keeps older run ids)."""
+        from .engine.transfer import pretrained_label
+
+        parts = []
+        if self.pretrained != "none":
+            parts.append(f"pt-{pretrained_label(self.pretrained)}")
+        if self.freeze != "none":
+            parts.append(f"freeze-{self.freeze}")
+        if self.finetune_blocks:
+            parts.append(f"ft{self.finetune_blocks}x{self.backbone_lr_scale:g}")
+        if self.model == "autoencoder" and self.latent_dim != 64:
+            parts.append(f"z{self.latent_dim}")
+        if self.model == "autoencoder" and self.denoise:
+            parts.append(f"dn{self.denoise:g}")
+        return "".join(f"_{p}" for p in parts)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -6,6 +6,8 @@ A run folder holds:
   best.pt           checkpoint of the weights with the lowest validation loss
   predictions.npz   test labels, predictions and class probabilities (for reports)
   metrics.json      written last: its status 'finished' or 'failed' marks the run done
+                    ('interrupted' marks a run stopped by a signal; it resumes on the next attempt)
+  state.pt          while the run is under way: everything needed to resume after the last epoch
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import io
 import json
 import math
 import platform
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,13 +25,17 @@ import torch
 from . import __version__
 from .config import RunConfig
 from .data import Dataset, train_val_split
+from .engine import strategy
 from .engine.checkpoint import atomic_write_bytes, atomic_write_text, save_checkpoint
 from .engine.device import resolve_device, resolve_precision
-from .engine.loop import Diverged, Split, evaluate, fit
+from .engine.interrupt import Interrupted
+from .engine.loop import Diverged, Split, evaluate
+from .engine.state import STATE_FILE
 from .engine.metrics import count_params, forward_mflops
 from .models import create_model
 
-HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
+                  "stage"]  # stage: empty for one-stage training; see engine/strategy.py
 
 
 @dataclass
@@ -44,15 +49,47 @@ class PreparedData:
     std: list[float]
 
     @classmethod
-    def from_dataset(cls, ds: Dataset) -> "PreparedData":
-        mean, std = ds.channel_stats()
+    def from_dataset(cls, ds: Dataset, stats: tuple[list[float], list[float]] | None = None) -> "PreparedData":
+        """Normalized by the dataset's own per-channel stats, or by `stats` (mean, std) when given."""
+        mean, std = stats or ds.channel_stats()
         return cls(ds, normalize(ds.x_train, mean, std), normalize(ds.x_test, mean, std), mean, std)
 
     def preprocessing(self) -> dict:
         """How the model is fed: saved with the checkpoint so predictions preprocess the same way."""
         ds = self.dataset
         return {"dataset": ds.name, "in_chans": ds.in_chans, "img_size": ds.img_size,
-                "mean": self.mean, "std": self.std}
+                "mean": self.mean, "std": self.std, **photo_domain(ds.x_train)}
+
+
+# Border brightness (0..1) that marks a dataset's background, measured on the real sets: per-image border
+# mean, 90th percentile: MNIST 0.00, Fashion-MNIST 0.10, digits 0.23; CIFAR-10 spans 0.27..0.73 (no background).
+DARK_BORDER, LIGHT_BORDER = 0.35, 0.65
+FOREGROUND = 0.25  # pixels this far from the background count as object, for `object_fill`
+
+
+def photo_domain(x: torch.Tensor) -> dict:
+    """How a photo must look to resemble the training images, for `bakeoff predict`/`serve`.
+
+    background: 'dark' (light object on dark, e.g. MNIST), 'light', or 'none' (natural images);
+    object_fill: median share of the side the object spans (MNIST 0.71: 20 px of 28; Fashion-MNIST 1.0).
+    """
+    g = x[:: max(1, len(x) // 4000)].float().mean(1) / 255  # (N, H, W) gray, at most ~4,000 images
+    border = torch.cat([g[:, 0, :], g[:, -1, :], g[:, 1:-1, 0], g[:, 1:-1, -1]], dim=1).mean(1)  # (N,)
+    lo, hi = torch.quantile(border, torch.tensor([0.1, 0.9])).tolist()
+    background = "dark" if hi < DARK_BORDER else "light" if lo > LIGHT_BORDER else "none"
+    if background == "none":
+        return {"background": background, "object_fill": None}
+    fg = (g > FOREGROUND) if background == "dark" else (g < 1 - FOREGROUND)  # (N, H, W)
+    extent = torch.maximum(_extent(fg.any(2)), _extent(fg.any(1))).float() / g.shape[1]
+    return {"background": background, "object_fill": round(float(extent.median().clamp(0.3, 1.0)), 3)}
+
+
+def _extent(mask: torch.Tensor) -> torch.Tensor:
+    """(N, L) bool -> (N,) span from first to last True (0 where none)."""
+    idx = torch.arange(mask.shape[1])
+    first = torch.where(mask, idx, mask.shape[1]).min(1).values
+    last = torch.where(mask, idx, -1).max(1).values
+    return (last - first + 1).clamp_min(0)
 
 
 def normalize(x: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
@@ -74,32 +111,45 @@ def read_status(run_dir: Path) -> dict | None:
 def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool = False) -> dict:
     """Train and test one configuration; returns its metrics (also written to metrics.json)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.json").unlink(missing_ok=True)  # an earlier, unfinished attempt is redone
+    (run_dir / "metrics.json").unlink(missing_ok=True)  # an earlier attempt that did not finish resumes
     device = resolve_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
     atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
     ds = data.dataset
+    stats = strategy.input_stats(cfg, ds.in_chans)  # pretrained weights: inputs normalized as they were trained
+    if stats is not None:
+        data = PreparedData.from_dataset(ds, stats)
     torch.manual_seed(cfg.seed)  # weights and dropout
     train_idx, val_idx = train_val_split(ds.y_train, cfg.val_fraction, cfg.seed, cfg.train_subset)
     train = Split(data.x_train[train_idx].to(device), ds.y_train[train_idx].to(device))
     val = Split(data.x_train[val_idx].to(device), ds.y_train[val_idx].to(device))
     test = Split(data.x_test.to(device), ds.y_test.to(device))
-    model_kwargs = {"num_classes": ds.num_classes, "in_chans": ds.in_chans, "img_size": ds.img_size}
-    model = create_model(cfg.model, **model_kwargs).to(device).to(memory_format=torch.channels_last)
+    model_kwargs = {"num_classes": ds.num_classes, "in_chans": ds.in_chans, "img_size": ds.img_size,
+                    **strategy.model_options(cfg)}
+    model = create_model(cfg.model, **model_kwargs)
+    pretrained = strategy.load_pretrained(model, cfg)  # {} without --pretrained
+    model = model.to(device).to(memory_format=torch.channels_last)
     base = {"run_id": cfg.run_id, "model": cfg.model, "seed": cfg.seed, "device": str(device),
             "precision": precision, "n_train": len(train), "n_val": len(val), "n_test": len(test),
             "params": count_params(model), "mflops": forward_mflops(model, ds.in_chans, ds.img_size),
-            "versions": versions()}
-    history_file = HistoryWriter(run_dir / "history.csv")
-    start = time.perf_counter()
+            "versions": versions(), **pretrained}
+    state_path = run_dir / STATE_FILE
     try:
-        result = fit(model, train, val, cfg, device, precision, on_epoch=history_file.append, quiet=quiet)
+        result, extra = strategy.train_model(model, train, val, cfg, device, precision, mean=data.mean, std=data.std,
+                                             on_epoch=lambda h: write_history(run_dir, h), quiet=quiet,
+                                             state_path=state_path)
     except Diverged as e:
-        metrics = {**base, "status": "failed", "reason": str(e), "train_seconds": time.perf_counter() - start}
+        metrics = {**base, "status": "failed", "reason": str(e)}
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        state_path.unlink(missing_ok=True)
         return metrics
-    train_seconds = time.perf_counter() - start
+    except Interrupted as e:
+        metrics = {**base, "status": "interrupted", "reason": str(e)}
+        atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        raise
     test_result = evaluate(model, test, device, precision, collect=True)
+    extra.update(strategy.after_training(model, cfg, mean=data.mean, std=data.std, classes=ds.classes, train=train,
+                                         test=test, run_dir=run_dir, device=device, precision=precision))
     best = result.history[result.best_epoch - 1]
     metrics = {
         **base, "status": "finished",
@@ -107,32 +157,28 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
         "train_loss": best["train_loss"], "train_acc": best["train_acc"],
         "val_loss": _or_none(best["val_loss"]), "val_acc": _or_none(best["val_acc"]),
         "test_loss": test_result.loss, "test_acc": test_result.acc,
-        "train_seconds": train_seconds,
+        "train_seconds": sum(r["seconds"] for r in result.history),  # resumed runs count every epoch once
         "seconds_per_epoch": sum(r["seconds"] for r in result.history) / len(result.history),
+        "resumed_from_epoch": result.resumed_from,
         "images_per_s": result.train_images_per_s,
         "infer_ms": 1000 * test_result.seconds / len(test),  # per image, batched, on the test set
+        **extra,  # transfer / autoencoder numbers (engine/strategy.py)
     }
     save_checkpoint(run_dir / "best.pt", model, model_name=cfg.model, model_kwargs=model_kwargs,
                     classes=ds.classes, preprocessing=data.preprocessing(), config=cfg.to_dict(), metrics=metrics)
     write_predictions(run_dir / "predictions.npz", test_result.logits, ds.y_test)
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")  # last: the run is done
+    state_path.unlink(missing_ok=True)  # resuming is no longer needed; best.pt holds the weights
     return metrics
 
 
-class HistoryWriter:
+def write_history(run_dir: Path, rows: list[dict]) -> None:
     """history.csv rewritten atomically after every epoch, so it is never half a line."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.rows: list[dict] = []
-
-    def append(self, row: dict) -> None:
-        self.rows.append(row)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=HISTORY_FIELDS)
-        writer.writeheader()
-        writer.writerows(self.rows)
-        atomic_write_text(self.path, buf.getvalue())
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(run_dir / "history.csv", buf.getvalue())
 
 
 def write_predictions(path: Path, logits: torch.Tensor, y_true: torch.Tensor) -> None:

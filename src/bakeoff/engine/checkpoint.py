@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -60,7 +61,10 @@ def load_checkpoint(path: str | Path) -> dict:
         raise BakeoffError(f"checkpoint not found: {p}")
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling refusal, truncated zip, not a torch file
+    except pickle.UnpicklingError:  # weights_only met a global that is not a tensor or plain data
+        raise BakeoffError(f"{p}: refused to load: it holds Python objects that could run code; "
+                           "a bakeoff checkpoint holds only tensors and plain data") from None
+    except Exception as e:  # truncated zip, not a torch file
         raise BakeoffError(f"{p}: not a readable bakeoff checkpoint ({str(e).splitlines()[0][:200]})") from None
     missing = {"model", "model_kwargs", "state_dict", "classes", "preprocessing"} - set(ckpt if isinstance(ckpt, dict) else {})
     if missing:

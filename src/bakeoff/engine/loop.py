@@ -1,20 +1,22 @@
 """The training loop, written once for train, validation and test (`run_epoch`), and `fit` around it."""
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import RunConfig
+from . import interrupt
 from .augment import Augment, flip_suits
 from .device import autocast
 from .optim import build_optimizer, build_schedule
 from .progress import EpochProgress
+from .state import TrainState, load_state, save_state, snapshot
 
 EVAL_BATCH = 1024  # no gradients: larger batches are faster and do not change results
 
@@ -72,6 +74,7 @@ def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.
                 optimizer.step()
                 if schedule is not None:
                     schedule.step()
+                interrupt.check()  # SIGINT/SIGTERM: stop here, after a whole step; the last epoch's state is saved
             loss_sum += loss.detach() * y.numel()
             correct += (logits.argmax(1) == y).sum()
             if collect:
@@ -92,24 +95,32 @@ class FitResult:
     best_epoch: int  # epoch whose weights were restored (lowest validation loss)
     stopped_early: bool
     train_images_per_s: float
+    resumed_from: int  # epochs already done when this call started (0: a fresh run)
 
 
 def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, device: torch.device, precision: str,
-        on_epoch=None, quiet: bool = False) -> FitResult:
+        on_epoch=None, quiet: bool = False, state_path: Path | None = None, params=None) -> FitResult:
     """Train `model` for `cfg.epochs`, keeping and finally restoring the weights with the lowest val loss.
 
     Early stopping (cfg.patience) watches the validation loss only: the test split never takes part.
-    `on_epoch(row)` is called after each epoch (to write history as it grows).
+    `on_epoch(history)` is called after each epoch (to write the history as it grows). With `state_path`,
+    the full training state is saved there after every epoch and a matching saved state is resumed.
+    `params`: the parameters or param groups to train (engine/transfer.py's frozen backbones); default all.
+    Raises `Interrupted` (after the current step) on SIGINT/SIGTERM inside `interrupt.graceful_signals()`.
     """
-    optimizer = build_optimizer(model.parameters(), cfg)
+    optimizer = build_optimizer(model.parameters() if params is None else params, cfg)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     schedule = build_schedule(optimizer, cfg, steps_per_epoch)
     augment = Augment(train.x.shape[-1], flip=flip_suits(cfg.dataset), seed=cfg.seed) if cfg.augment else None
     gen = torch.Generator().manual_seed(cfg.seed)  # data order
+    generators = {"order": gen, **({"augment": augment.gen} if augment else {})}
+    config = cfg.to_dict()
+    st = (load_state(state_path, config, model, optimizer, schedule, generators) if state_path else None)
+    resumed_from = st.epoch if st else 0
+    st = st or TrainState()
     progress = EpochProgress(quiet=quiet, label=cfg.run_id)
-    history, best_loss, best_epoch, best_state, since_best = [], math.inf, 0, None, 0
-    train_seconds, stopped_early = 0.0, False
-    for epoch in range(1, cfg.epochs + 1):
+    while st.epoch < cfg.epochs and not st.stopped_early:
+        epoch = st.epoch + 1
         lr = optimizer.param_groups[0]["lr"]
         progress.start(epoch, cfg.epochs, steps_per_epoch)
         try:
@@ -118,26 +129,26 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
                            label_smoothing=cfg.label_smoothing, gen=gen, progress=progress)
         finally:
             progress.stop()
-        train_seconds += tr.seconds
         va = evaluate(model, val, device, precision) if val is not None and len(val) else None
-        row = {"epoch": epoch, "train_loss": tr.loss, "train_acc": tr.acc,
-               "val_loss": va.loss if va else math.nan, "val_acc": va.acc if va else math.nan,
-               "lr": lr, "seconds": tr.seconds + (va.seconds if va else 0.0)}
-        history.append(row)
-        if on_epoch is not None:
-            on_epoch(row)
+        st.history.append({"epoch": epoch, "train_loss": tr.loss, "train_acc": tr.acc,
+                           "val_loss": va.loss if va else math.nan, "val_acc": va.acc if va else math.nan,
+                           "lr": lr, "seconds": tr.seconds + (va.seconds if va else 0.0)})
+        st.epoch, st.train_seconds = epoch, st.train_seconds + tr.seconds
         score = va.loss if va else -epoch  # without validation data the last epoch is the best
-        if score < best_loss:
-            best_loss, best_epoch, since_best = score, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+        if score < st.best_loss:
+            st.best_loss, st.best_epoch, st.since_best = score, epoch, 0
+            st.best_weights = snapshot(model)
         else:
-            since_best += 1
-            if cfg.patience is not None and since_best >= cfg.patience:
-                stopped_early = True
-                break
-    model.load_state_dict(best_state)
-    images = len(train) * len(history)
-    return FitResult(history, best_epoch, stopped_early, images / max(train_seconds, 1e-9))
+            st.since_best += 1
+            st.stopped_early = cfg.patience is not None and st.since_best >= cfg.patience
+        if state_path is not None:
+            save_state(state_path, st, config, model, optimizer, schedule, generators)
+        if on_epoch is not None:
+            on_epoch(st.history)
+        interrupt.check()  # a signal during validation stops here, with this epoch saved
+    model.load_state_dict(st.best_weights)
+    images = len(train) * len(st.history)
+    return FitResult(st.history, st.best_epoch, st.stopped_early, images / max(st.train_seconds, 1e-9), resumed_from)
 
 
 def evaluate(model: nn.Module, split: Split, device: torch.device, precision: str,

@@ -34,10 +34,12 @@ def build_schedule(opt: torch.optim.Optimizer, cfg: RunConfig, steps_per_epoch: 
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
     if cfg.schedule == "onecycle":
-        # Peak at cfg.lr after 25% of the steps (Smith & Topin's super-convergence recipe).
+        # Peak at each param group's lr (cfg.lr, or scaled by transfer.py for backbone blocks) after 25% of
+        # the steps (Smith & Topin's super-convergence recipe).
         # Momentum is cycled inversely to the lr only where the optimizer uses it (sgd's momentum, Adam's beta1);
         # rmsprop and adadelta keep their settings.
         cycle = cfg.optimizer in ("sgd", "adam", "adamw") and (cfg.optimizer != "sgd" or cfg.momentum > 0)
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.25,
+        peaks = [g["lr"] for g in opt.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peaks, total_steps=total, pct_start=0.25,
                                                    cycle_momentum=cycle)
     return None

@@ -9,6 +9,7 @@ the same for every model.
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import Callable
 
 import torch.nn as nn
@@ -30,8 +31,12 @@ def register_model(name: str):
 
 
 def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names matching a shell-style pattern, sorted."""
-    return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
+    """Registered model names matching a shell-style pattern, in natural order (resnet20 before resnet110)."""
+    return sorted((n for n in _MODELS if fnmatch.fnmatch(n, pattern)), key=_natural_key)
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def is_model(name: str) -> bool:

@@ -1,0 +1,201 @@
+"""Serving latency: in-process single-image predictions, and HTTP throughput under concurrent clients.
+
+    python bench/serve_latency.py --checkpoint runs/fashion-mnist/mlp_adam_lr0.001_noaug_seed0 --json serve.json
+
+1. In process: `Predictor.predict(photo bytes)` one image at a time, preprocessing included (decode, EXIF,
+   grayscale, background inversion, crop, pad, resize, normalize, forward, softmax, top-3), p50/p99 over
+   --images photos, for two kinds of input: the dataset's own 28x28 test images as PNG, and 320x240 JPEG
+   "camera frames" (a test image turned into a dark product on light paper, off-centre, as the web page sends).
+2. HTTP: `bakeoff serve` in a subprocess on loopback, --clients concurrent keep-alive clients POSTing camera
+   frames to /v1/predict for --seconds; requests/s, p50/p99 per back end (PyTorch, ONNX Runtime).
+
+The client runs on the same machine as the server, so both compete for the cores: numbers are for the
+whole loop, a lower bound for a server with the machine to itself.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def percentiles(ms: list[float]) -> dict:
+    a = np.asarray(ms)
+    return {"n": len(a), "p50_ms": round(float(np.percentile(a, 50)), 4), "p99_ms": round(float(np.percentile(a, 99)), 4),
+            "mean_ms": round(float(a.mean()), 4)}
+
+
+def test_images(pre: dict, data_dir: str | None, n: int) -> np.ndarray:
+    """uint8 (n, S, S) grayscale test images of the checkpoint's dataset (random shapes when not found)."""
+    from bakeoff.data import load_dataset
+    from bakeoff.errors import BakeoffError
+
+    try:
+        ds = load_dataset(pre["dataset"], data_dir=data_dir, download=False, quiet=True)
+        return ds.x_test[:n, 0].numpy()
+    except BakeoffError:
+        print(f"note: {pre['dataset']} not found; using random light-on-dark rectangles", file=sys.stderr)
+        rng = np.random.default_rng(0)
+        s = pre["img_size"]
+        x = np.zeros((n, s, s), dtype=np.uint8)
+        for i in range(n):
+            h, w = rng.integers(s // 3, s, size=2)
+            x[i, (s - h) // 2:(s + h) // 2, (s - w) // 2:(s + w) // 2] = rng.integers(120, 255)
+        return x
+
+
+def png(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def camera_frame(a: np.ndarray, rng) -> bytes:
+    """A 320x240 JPEG: the image as a dark product on unevenly lit paper, off-centre, with sensor noise."""
+    obj = np.asarray(Image.fromarray(255 - a).resize((160, 160), Image.Resampling.BICUBIC), dtype=np.float32)
+    page = np.linspace(220, 248, 320, dtype=np.float32)[None, :] * np.ones((240, 1), dtype=np.float32)
+    y, x = rng.integers(0, 80), rng.integers(0, 160)
+    page[y:y + 160, x:x + 160] *= obj / 255
+    page = np.clip(page + rng.normal(0, 3, page.shape), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(page).convert("RGB").save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def in_process(checkpoint: str, runtime: str, inputs: dict[str, list[bytes]]) -> dict:
+    from bakeoff.serve.predictor import Predictor
+
+    predictor = Predictor.load([checkpoint], runtime=runtime, threads=1)
+    out = {}
+    for kind, photos in inputs.items():
+        for photo in photos[:20]:  # warm-up: allocator, first-call paths
+            predictor.predict(photo, 3)
+        ms = []
+        for photo in photos:
+            t = time.perf_counter()
+            predictor.predict(photo, 3)
+            ms.append(1000 * (time.perf_counter() - t))
+        out[kind] = percentiles(ms)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def client(port: int, bodies: list[bytes], stop_at: float, record_from: float, latencies: list[float],
+                 worker: int) -> int:
+    """One keep-alive HTTP/1.1 connection posting photos back to back; returns failed requests."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    failures, i = 0, worker
+    while time.perf_counter() < stop_at:
+        body = bodies[i % len(bodies)]
+        i += 1
+        head = (f"POST /v1/predict?top_k=3 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        t = time.perf_counter()
+        writer.write(head + body)
+        await writer.drain()
+        status_line = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await reader.readexactly(length)
+        if not status_line.startswith(b"HTTP/1.1 200"):
+            failures += 1
+        elif t >= record_from:
+            latencies.append(1000 * (time.perf_counter() - t))
+    writer.close()
+    return failures
+
+
+async def load_test(port: int, bodies: list[bytes], clients: int, seconds: float, warmup: float) -> dict:
+    start = time.perf_counter()
+    latencies: list[float] = []
+    stop_at, record_from = start + warmup + seconds, start + warmup
+    failures = await asyncio.gather(*(client(port, bodies, stop_at, record_from, latencies, w) for w in range(clients)))
+    return {"clients": clients, "seconds": seconds, "requests_per_s": round(len(latencies) / seconds, 1),
+            "failed": int(sum(failures)), **percentiles(latencies)}
+
+
+def http(checkpoint: str, runtime: str, bodies: list[bytes], clients: int, seconds: float) -> dict:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bakeoff", "serve", checkpoint, "--port", str(port),
+                             "--runtime", runtime], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"bakeoff serve did not start: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.2)
+        return asyncio.run(load_test(port, bodies, clients, seconds, warmup=2.0))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", required=True, help="best.pt or a run folder (a 28x28 model, e.g. fashion-mnist)")
+    p.add_argument("--data-dir", help="where the checkpoint's dataset is, for real test images (default: as bakeoff)")
+    p.add_argument("--images", type=int, default=1000, help="photos timed in process, per kind (default: 1000)")
+    p.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients (default: 32)")
+    p.add_argument("--seconds", type=float, default=20, help="HTTP load test length per back end (default: 20)")
+    p.add_argument("--runtimes", default="torch,onnx", help="back ends to compare (default: torch,onnx)")
+    p.add_argument("--skip-http", action="store_true", help="in-process latency only")
+    p.add_argument("--json", help="also write the results as JSON to this path")
+    args = p.parse_args()
+
+    import torch
+
+    from bakeoff.engine.checkpoint import load_checkpoint
+
+    torch.set_num_threads(1)  # single-image latency: one thread, as `bakeoff serve` runs each request
+    ckpt = load_checkpoint(args.checkpoint)
+    pre = ckpt["preprocessing"]
+    images = test_images(pre, args.data_dir, args.images)
+    rng = np.random.default_rng(0)
+    inputs = {f"{pre['img_size']}x{pre['img_size']} PNG": [png(a) for a in images],
+              "320x240 JPEG camera frame": [camera_frame(a, rng) for a in images]}
+    runtimes = args.runtimes.split(",")
+    result = {"checkpoint": str(args.checkpoint), "model": ckpt["model"], "dataset": pre["dataset"],
+              "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                          "python": platform.python_version(), "torch": torch.__version__},
+              "in_process": {}, "http": {}}
+    for runtime in runtimes:
+        result["in_process"][runtime] = in_process(args.checkpoint, runtime, inputs)
+        for kind, r in result["in_process"][runtime].items():
+            print(f"in process  {runtime:<5} {kind:<26} p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  "
+                  f"({r['n']} images, preprocessing included)")
+    if not args.skip_http:
+        bodies = inputs["320x240 JPEG camera frame"][:64]
+        for runtime in runtimes:
+            r = result["http"][runtime] = http(args.checkpoint, runtime, bodies, args.clients, args.seconds)
+            print(f"HTTP        {runtime:<5} {r['clients']} clients, {r['seconds']:g} s: {r['requests_per_s']:.0f} req/s  "
+                  f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  ({r['failed']} failed)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Read a comparison folder (grid.json and its run folders) into plain data, without retraining anything."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import GRID_AXES, GridConfig
+from ..errors import BakeoffError
+from ..leaderboard import build_leaderboard
+from ..runner import read_status
+
+
+@dataclass
+class Run:
+    """One run folder: its resolved config, final metrics, per-epoch history and (lazily) test predictions."""
+
+    run_id: str
+    dir: Path
+    config: dict
+    metrics: dict  # metrics.json; status 'finished', 'failed', 'interrupted', or 'missing' (no metrics.json)
+    history: list[dict]  # history.csv rows as floats (None where empty or NaN)
+    _predictions: dict | None = field(default=None, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.metrics.get("status") == "finished"
+
+    @property
+    def key(self) -> tuple:
+        """The leaderboard row this run is a seed of."""
+        return (self.config["model"], self.config["optimizer"], self.config["lr"], self.config["augment"])
+
+    def predictions(self) -> dict[str, np.ndarray]:
+        """y_true, y_pred (N,), probs (N, K), loss (N,) in test-set order, read once."""
+        if self._predictions is None:
+            path = self.dir / "predictions.npz"
+            try:
+                with np.load(path) as z:
+                    self._predictions = {k: z[k] for k in ("y_true", "y_pred", "probs", "loss")}
+            except (OSError, KeyError, ValueError) as e:
+                raise BakeoffError(f"{path}: unreadable predictions ({e})") from None
+        return self._predictions
+
+    def correct(self) -> np.ndarray:
+        """(N,) bool: which test images this run classifies correctly."""
+        p = self.predictions()
+        return p["y_pred"] == p["y_true"]
+
+
+@dataclass
+class Comparison:
+    """Everything a report shows, read from OUT alone."""
+
+    out: Path
+    grid: dict  # grid.json "grid": the axes and the shared options as given
+    dataset: dict  # grid.json "dataset": name, classes, n_train, n_test, shape, source
+    versions: dict
+    runs: list[Run]  # in grid order (model-major)
+    rows: list[dict]  # leaderboard rows, best validation accuracy first (the same function wrote leaderboard.csv)
+
+    @property
+    def classes(self) -> list[str]:
+        return self.dataset["classes"]
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.grid.get("seeds", []))
+
+    def runs_of(self, row: dict) -> list[Run]:
+        key = (row["model"], row["optimizer"], row["lr"], row["augment"])
+        return [r for r in self.runs if r.key == key]
+
+    def finished_runs_of(self, row: dict) -> list[Run]:
+        return [r for r in self.runs_of(row) if r.finished]
+
+    def representative(self, row: dict, seed: int | None = None) -> Run | None:
+        """The run shown for a row: the given seed if it finished, else the seed with the best validation accuracy."""
+        done = self.finished_runs_of(row)
+        if seed is not None:
+            same = [r for r in done if r.config["seed"] == seed]
+            if same:
+                return same[0]
+        if not done:
+            return None
+        return max(done, key=lambda r: (_num(r.metrics.get("val_acc")), -r.config["seed"]))
+
+    @property
+    def finished_rows(self) -> list[dict]:
+        return [r for r in self.rows if r.get("n_seeds", 0) > 0]
+
+    @property
+    def failed_runs(self) -> list[Run]:
+        return [r for r in self.runs if not r.finished]
+
+    def swept(self, axis: str) -> bool:
+        """Whether the grid took more than one value on an axis (models, optimizers, lrs, augment, seeds)."""
+        return len(self.grid.get(axis, [])) > 1
+
+
+def collect(out: str | Path) -> Comparison:
+    """Read OUT/grid.json and every run folder the grid names; runs that never finished count as failed."""
+    out = Path(out)
+    grid_file = out / "grid.json"
+    if not grid_file.is_file():
+        raise BakeoffError(f"{out}: no grid.json here, so not a bakeoff comparison folder "
+                           f"(`bakeoff compare --out {out}` makes one)")
+    try:
+        saved = json.loads(grid_file.read_text())
+        grid, dataset = saved["grid"], saved["dataset"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise BakeoffError(f"{grid_file}: not a bakeoff grid.json ({e})") from None
+    axes = {k: grid[k] for k in GRID_AXES if k in grid}
+    base = {k: v for k, v in grid.items() if k not in GRID_AXES}
+    runs = []
+    for cfg in GridConfig(**axes, base=base).runs():
+        runs.append(_read_run(out / cfg.run_id, cfg.to_dict()))
+    rows = build_leaderboard([(r.config, r.metrics) for r in runs])
+    return Comparison(out=out, grid=grid, dataset=dataset, versions=saved.get("versions", {}), runs=runs, rows=rows)
+
+
+def _read_run(run_dir: Path, expected: dict) -> Run:
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        config = expected
+    metrics = read_status(run_dir)
+    if metrics is None or "status" not in metrics:
+        reason = "never finished (no metrics.json: stopped, or not run yet)"
+        metrics = {"status": "missing", "reason": reason, "seed": expected["seed"], "run_id": run_dir.name}
+    elif metrics["status"] == "finished" and not (run_dir / "predictions.npz").is_file():
+        metrics = {**metrics, "status": "failed", "reason": "predictions.npz is missing"}
+    return Run(run_id=run_dir.name, dir=run_dir, config=config, metrics=metrics, history=_read_history(run_dir))
+
+
+def _read_history(run_dir: Path) -> list[dict]:
+    try:
+        with open(run_dir / "history.csv", newline="") as f:
+            return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except OSError:
+        return []
+
+
+def _float(v: str | None) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+def _num(v) -> float:
+    return -math.inf if v is None else v
+
+
+def reload_dataset(cmp: Comparison, dataset=None):
+    """The comparison's dataset, for the image grids: (Dataset, "") or (None, why it is not shown).
+
+    Loaded as the runs loaded it (name, data_dir, img_size from config.json), never
+    downloaded, and checked against predictions.npz so the images match the rows.
+    """
+    from ..data import load_dataset
+
+    done = [r for r in cmp.runs if r.finished]
+    if not done:
+        return None, "no run finished, so there are no predictions to show"
+    cfg = done[0].config
+    if dataset is None:
+        try:
+            dataset = load_dataset(cfg["dataset"], data_dir=cfg.get("data_dir"), img_size=cfg.get("img_size"),
+                                   download=False, quiet=True)
+        except (BakeoffError, OSError) as e:
+            return None, f"the dataset could not be loaded again ({str(e).splitlines()[0][:300]}), so image grids are left out"
+    y_true = done[0].predictions()["y_true"]
+    if dataset.y_test.numel() != len(y_true) or not np.array_equal(dataset.y_test.numpy(), y_true):
+        return None, (f"the test split loaded now ({dataset.y_test.numel()} images) does not match the runs' "
+                      f"predictions ({len(y_true)} images), so image grids are left out")
+    return dataset, ""

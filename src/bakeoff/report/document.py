@@ -1,0 +1,28 @@
+"""The whole report, in order: what each section says, before any writer turns it into HTML or Markdown."""
+from __future__ import annotations
+
+import time
+
+from . import per_model, sections
+from .blocks import Document
+from .collect import Comparison
+
+
+def build_document(cmp: Comparison, ds, ds_note: str) -> Document:
+    """Sections 1-8 of the report; the sweep heatmap only when optimizers or learning rates were swept."""
+    parts = sections.summary(cmp, ds, ds_note)
+    parts.append(sections.leaderboard(cmp))
+    parts.append(sections.significance(cmp))
+    parts.append(sections.learning_curves(cmp))
+    sweep = sections.sweep(cmp)
+    if sweep is not None:
+        parts.append(sweep)
+    parts.append(sections.cost(cmp))
+    if cmp.finished_rows:
+        parts += per_model.model_sections(cmp, ds)
+    disagreements = per_model.disagreements(cmp, ds, ds_note)
+    if disagreements is not None:
+        parts.append(disagreements)
+    subtitle = (f"{len(cmp.runs)} runs in {cmp.out.resolve().name}/ · report written "
+                f"{time.strftime('%Y-%m-%d %H:%M')} · rebuild with: bakeoff report {cmp.out}")
+    return Document(f"bakeoff report: {cmp.dataset['name']}", subtitle, parts)

@@ -1,0 +1,130 @@
+"""The HTTP face of a Predictor: decode the request, call the predictor, encode JSON. No model logic here.
+
+POST /v1/predict   multipart field `file`, or the raw image as the body; ?model=NAME&top_k=3&include_input=1
+GET  /v1/models    every model: name, dataset, classes, test accuracy, parameters
+GET  /healthz      liveness
+GET  /docs         OpenAPI docs (FastAPI's; the Swagger UI assets come from its CDN)
+GET  /             the web page (static/, no external resources)
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import anyio
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from .. import __version__
+from ..errors import BakeoffError
+from .predictor import Predictor
+from .preprocess import MAX_PIXELS, PhotoError
+
+STATIC = Path(__file__).parent / "static"
+MAX_UPLOAD = 10 * 1024 * 1024  # bytes: a 12 Mpixel phone JPEG is 3-6 MB
+MULTIPART_SLACK = 16 * 1024  # boundaries and part headers around the file
+BODY_SCHEMA = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the photo"}}}},
+    "image/*": {"schema": {"type": "string", "format": "binary", "description": "the photo as the body"}}}}}
+
+
+class TooLarge(Exception):
+    pass
+
+
+def create_app(predictor: Predictor, max_upload: int = MAX_UPLOAD, max_pixels: int = MAX_PIXELS,
+               concurrency: int | None = None) -> FastAPI:
+    """The app around a loaded Predictor; `concurrency` bounds photos decoded at once (memory, cores)."""
+    app = FastAPI(title="bakeoff", version=__version__,
+                  description="Image classifiers trained by bakeoff, side by side. The page is at /.")
+    limiter = anyio.CapacityLimiter(concurrency or max(2, os.cpu_count() or 2))
+
+    @app.exception_handler(RequestValidationError)
+    async def one_line_validation_error(request: Request, exc: RequestValidationError):
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e.get("loc", ())[1:]) or "request"
+        return JSONResponse({"detail": f"{where}: {e.get('msg', 'invalid')}"}, status_code=422)
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok", "models": len(predictor.models)}
+
+    @app.get("/v1/models")
+    def models() -> dict:
+        return {"models": [m.describe() for m in predictor.models], "max_upload_bytes": max_upload}
+
+    @app.post("/v1/predict", openapi_extra=BODY_SCHEMA)
+    async def predict(request: Request,
+                      model: str | None = Query(None, description="one model's name (default: every model)"),
+                      top_k: int = Query(3, ge=1, le=1000, description="classes per model, best first"),
+                      include_input: bool = Query(False, description="add each model's input as a PNG data URL")):
+        """Classify one photo with every model (or `model`): top-k labels, probabilities and milliseconds."""
+        try:
+            predictor.select(model)  # an unknown name fails before the upload is read
+        except BakeoffError as e:
+            raise HTTPException(422, str(e)) from None
+        data = await read_image(request, max_upload)
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: predictor.predict(data, top_k, model, include_input, max_pixels, name="upload"),
+                limiter=limiter)
+        except PhotoError as e:
+            raise HTTPException(e.status, str(e)) from None
+        except BakeoffError as e:
+            raise HTTPException(422, str(e)) from None
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+async def read_image(request: Request, limit: int) -> bytes:
+    """The photo's bytes from a multipart `file` field or the raw body, refused (413) as soon as it passes `limit`."""
+    declared = request.headers.get("content-length")
+    body_limit = limit + MULTIPART_SLACK
+    if declared and declared.isdigit() and int(declared) > body_limit:
+        raise HTTPException(413, f"upload is {int(declared):,} bytes; the limit is {limit:,}")
+
+    async def limited_stream():
+        seen = 0
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > body_limit:
+                raise TooLarge()
+            yield chunk
+
+    try:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await MultiPartParser(request.headers, limited_stream(), max_files=1, max_fields=8).parse()
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise HTTPException(400, "no image: send the photo as multipart field 'file' or as the body")
+            data = await upload.read(limit + 1)
+            await form.close()
+        else:
+            data = b"".join([chunk async for chunk in limited_stream()])
+    except TooLarge:
+        raise HTTPException(413, f"upload is over the limit of {limit:,} bytes") from None
+    except MultiPartException as e:
+        raise HTTPException(400, f"bad multipart body: {e.message}") from None
+    if len(data) > limit:
+        raise HTTPException(413, f"upload is over the limit of {limit:,} bytes")
+    if not data:
+        raise HTTPException(400, "no image: send the photo as multipart field 'file' or as the body")
+    return data
+
+
+def run_server(predictor: Predictor, host: str, port: int, max_upload: int = MAX_UPLOAD) -> None:
+    """Serve until Ctrl-C."""
+    import uvicorn
+
+    uvicorn.run(create_app(predictor, max_upload), host=host, port=port, log_level="warning",
+                limit_concurrency=256, timeout_keep_alive=30)

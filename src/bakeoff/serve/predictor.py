@@ -1,0 +1,204 @@
+"""Load models once, preprocess photos as each was trained, predict top-k with class names and timings.
+
+Used by `bakeoff predict`, the web app and the benchmark; knows nothing about HTTP.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from ..errors import BakeoffError, unknown_choice
+from .preprocess import MAX_PIXELS, model_view, normalize, open_photo
+
+RUNTIMES = ("torch", "onnx")
+
+
+@dataclass
+class LoadedModel:
+    """One model ready to answer: its forward (float32 (B, C, H, W) -> logits (B, K)) and what feeds it."""
+
+    name: str  # the run folder's name: unique within a comparison
+    path: str
+    model: str  # registry name, e.g. cnn4
+    classes: list[str]
+    preprocessing: dict
+    metrics: dict
+    forward: Callable[[np.ndarray], np.ndarray]
+    runtime: str
+
+    def describe(self) -> dict:
+        pre = self.preprocessing
+        return {"name": self.name, "model": self.model, "dataset": pre["dataset"], "classes": self.classes,
+                "test_acc": self.metrics.get("test_acc"), "params": self.metrics.get("params"),
+                "input": [pre["in_chans"], pre["img_size"], pre["img_size"]], "background": pre.get("background"),
+                "runtime": self.runtime, "path": self.path}
+
+
+def find_checkpoints(path: str | Path) -> list[Path]:
+    """best.pt / .onnx file; a run folder; or a comparison folder (every finished run's best.pt)."""
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    if not p.is_dir():
+        raise BakeoffError(f"{p}: no such checkpoint, run folder or comparison folder")
+    if (p / "best.pt").is_file():
+        return [p / "best.pt"]
+    runs = []
+    for run in sorted(d for d in p.iterdir() if d.is_dir()):
+        try:
+            finished = json.loads((run / "metrics.json").read_text()).get("status") == "finished"
+        except (OSError, ValueError):
+            finished = False
+        if finished and (run / "best.pt").is_file():
+            runs.append(run / "best.pt")
+    if not runs:
+        raise BakeoffError(f"{p}: no best.pt and no finished runs in it (a run folder holds best.pt and metrics.json)")
+    return runs
+
+
+def load_model(path: Path, runtime: str = "torch", threads: int = 1) -> LoadedModel:
+    """A checkpoint (runtime torch, or onnx: exported in memory and verified) or an exported .onnx file."""
+    if runtime not in RUNTIMES:
+        raise unknown_choice("runtime", runtime, RUNTIMES)
+    name = path.parent.name if path.name == "best.pt" else path.name.split(".")[0]
+    if path.suffix == ".onnx":
+        from .export import onnx_metadata, onnx_session
+
+        try:
+            session = onnx_session(path, threads)
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise BakeoffError(f"{path}: not a readable ONNX model ({str(e).splitlines()[0][:200]})") from None
+        meta = onnx_metadata(session)
+        return LoadedModel(name, str(path), meta["model"], meta["classes"], meta["preprocessing"], meta["metrics"],
+                           _onnx_forward(session), "onnx")
+    import torch
+
+    from ..engine.checkpoint import load_checkpoint, model_from_checkpoint
+    from .export import onnx_session, torch_forward, verified
+
+    ckpt = load_checkpoint(path)
+    model = model_from_checkpoint(ckpt)
+    if runtime == "onnx":
+        data, _ = verified("onnx", ckpt, model)  # ExportMismatch: refuse to serve a model that answers differently
+        forward = _onnx_forward(onnx_session(data, threads))
+    else:
+        model = model.to(memory_format=torch.channels_last)  # as trained; faster CPU conv kernels
+        forward = torch_forward(model)
+    metrics = ckpt.get("metrics") or {}
+    return LoadedModel(name, str(path), ckpt["model"], list(ckpt["classes"]), ckpt["preprocessing"], metrics,
+                       forward, runtime)
+
+
+def _onnx_forward(session) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda x: session.run(["logits"], {"input": x})[0]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def top_k(probs: np.ndarray, classes: list[str], k: int) -> list[dict]:
+    """[{label, prob}] best first for one image's (K,) probabilities."""
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [{"label": classes[i], "prob": round(float(probs[i]), 6)} for i in order]
+
+
+def png_data_url(view: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(view).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _pre_key(pre: dict) -> str:
+    """Models trained on the same data share one preprocessed view per photo."""
+    return json.dumps({k: pre.get(k) for k in ("in_chans", "img_size", "background", "object_fill")}, sort_keys=True)
+
+
+@dataclass
+class Predictor:
+    """Every model of a comparison, loaded once; thread-safe (inference holds no state)."""
+
+    models: list[LoadedModel]
+    by_name: dict[str, LoadedModel] = field(init=False)
+
+    def __post_init__(self):
+        if not self.models:
+            raise BakeoffError("no models to serve")
+        self.by_name = {m.name: m for m in self.models}
+
+    @classmethod
+    def load(cls, paths: list[str | Path], runtime: str = "torch", threads: int = 1) -> "Predictor":
+        """Every checkpoint under `paths` (see find_checkpoints), best test accuracy first."""
+        files = [f for p in paths for f in find_checkpoints(p)]
+        models, seen = [], set()
+        for f in files:
+            m = load_model(f, runtime, threads)
+            base, n = m.name, 2
+            while m.name in seen:  # two runs of the same name from different folders
+                m.name, n = f"{base}-{n}", n + 1
+            seen.add(m.name)
+            models.append(m)
+        models.sort(key=lambda m: -(m.metrics.get("test_acc") or 0))
+        return cls(models)
+
+    def select(self, name: str | None) -> list[LoadedModel]:
+        """All models, or the one named."""
+        if name is None or name == "":
+            return self.models
+        if name not in self.by_name:
+            raise unknown_choice("model", name, self.by_name)
+        return [self.by_name[name]]
+
+    def predict(self, source: bytes | str | Path, k: int = 3, model: str | None = None,
+                include_input: bool = False, max_pixels: int = MAX_PIXELS, name: str = "image") -> dict:
+        """One photo through each selected model: {image, preprocess_ms, results: [{model, top_k, ms, input?}]}."""
+        chosen = self.select(model)
+        if k < 1:
+            raise BakeoffError(f"top_k must be at least 1, got {k}")
+        start = time.perf_counter()
+        im = open_photo(source, max_pixels=max_pixels, name=name)
+        image = {"width": im.width, "height": im.height, "mode": im.mode}
+        views, inputs = {}, {}
+        for m in chosen:
+            key = _pre_key(m.preprocessing)
+            if key not in views:
+                views[key] = model_view(im, m.preprocessing)
+        preprocess_ms = 1000 * (time.perf_counter() - start)
+        results = []
+        for m in chosen:
+            key = _pre_key(m.preprocessing)
+            t = time.perf_counter()
+            x = normalize(views[key], m.preprocessing["mean"], m.preprocessing["std"])[None]  # (1, C, H, W)
+            probs = softmax(m.forward(x))[0]
+            result = {"model": m.name, "top_k": top_k(probs, m.classes, k),
+                      "ms": round(1000 * (time.perf_counter() - t), 3)}
+            if include_input:
+                result["input"] = inputs.setdefault(key, png_data_url(views[key]))
+            results.append(result)
+        return {"image": image, "preprocess_ms": round(preprocess_ms, 3), "results": results}
+
+    def views(self, source: bytes | str | Path, model: LoadedModel, name: str = "image") -> tuple[Image.Image, np.ndarray]:
+        """(the upright photo, what `model` sees): for `bakeoff predict --explain`."""
+        im = open_photo(source, name=name)
+        return im, model_view(im, model.preprocessing)
+
+    def predict_batch(self, views: list[np.ndarray], model: LoadedModel, k: int = 3,
+                      batch_size: int = 256) -> list[list[dict]]:
+        """Top-k for many already-preprocessed views, batched."""
+        pre = model.preprocessing
+        out = []
+        for i in range(0, len(views), batch_size):
+            x = np.stack([normalize(v, pre["mean"], pre["std"]) for v in views[i:i + batch_size]])  # (B, C, H, W)
+            probs = softmax(model.forward(x))
+            out.extend(top_k(p, model.classes, k) for p in probs)
+        return out

@@ -1,0 +1,110 @@
+"""The convolutional autoencoder: shapes, staged training, denoising noise, and its outputs beside PCA's."""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from bakeoff.cli import main
+from bakeoff.config import RunConfig
+from bakeoff.engine.autoencoder_fit import Noise, fit_reconstruction
+from bakeoff.engine.loop import Split
+from bakeoff.engine.transfer import backbone_blocks, fit_frozen
+from bakeoff.models import create_model
+
+CPU = torch.device("cpu")
+RUN = "autoencoder_adam_lr0.001_noaug_seed0"
+
+
+@pytest.mark.parametrize(("in_chans", "size", "map_side"), [(1, 8, 1), (1, 28, 1), (3, 32, 2), (3, 48, 3)])
+def test_reconstruction_has_the_input_shape(in_chans, size, map_side):
+    model = create_model("autoencoder", num_classes=4, in_chans=in_chans, img_size=size, latent_dim=12)
+    x = torch.randn(2, in_chans, size, size)
+    assert model.forward_features(x).shape == (2, 12)
+    assert model.reconstruct(x).shape == x.shape
+    assert model(x).shape == (2, 4)
+    assert model.map_shape == (256, map_side, map_side)
+    assert len(backbone_blocks(model)) == 4  # seed 001: four encoder blocks
+
+
+def test_decoder_mirrors_the_encoder():
+    model = create_model("autoencoder", num_classes=10, in_chans=1, img_size=28)
+    enc = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+    dec = [m for m in model.decoder if isinstance(m, torch.nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels) for m in enc] == [(1, 32), (32, 64), (64, 128), (128, 256)]
+    assert [(m.out_channels, m.in_channels) for m in reversed(dec)] == [(1, 32), (32, 64), (64, 128), (128, 256)]
+    dense = [m for m in [*model.pre_logits, model.fc] if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in dense] == [256, 128, 10]  # the three-layer classifier
+
+
+def test_noise_has_the_asked_std_on_the_pixel_scale_and_stays_in_range():
+    mean, std = [0.3], [0.2]
+    noise = Noise(0.1, mean, std, CPU)
+    x = torch.zeros(2000, 1, 4, 4)  # 0 standardized = pixel 0.3: far from both clips
+    noisy = noise(x, torch.Generator().manual_seed(0))
+    assert (noisy * std[0]).std().item() == pytest.approx(0.1, rel=0.02)
+    bright = noise(torch.full((500, 1, 4, 4), (1 - 0.3) / 0.2), torch.Generator().manual_seed(1))
+    assert bright.max().item() == pytest.approx((1 - 0.3) / 0.2)  # clipped at pixel 1.0
+    assert torch.equal(Noise(0.0, mean, std, CPU)(x, torch.Generator()), x)
+
+
+def _digits(n: int = 128):
+    from bakeoff.data import load_dataset
+    from bakeoff.runner import PreparedData
+
+    data = PreparedData.from_dataset(load_dataset("digits"))
+    y = data.dataset.y_train
+    return data, Split(data.x_train[:n], y[:n]), Split(data.x_train[n:n + 48], y[n:n + 48])
+
+
+def test_stages_reduce_the_reconstruction_error_then_train_only_the_classifier():
+    data, train, val = _digits()
+    cfg = RunConfig(model="autoencoder", epochs=3, batch_size=32, precision="fp32", latent_dim=16, denoise=0.1)
+    torch.manual_seed(0)
+    model = create_model("autoencoder", num_classes=10, in_chans=1, img_size=8, latent_dim=16)
+    rows: list[dict] = []
+    fit_reconstruction(model, train, val, cfg, CPU, "fp32", Noise(cfg.denoise, data.mean, data.std, CPU), rows,
+                       None, True)
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and {r["stage"] for r in rows} == {"reconstruct"}
+    assert rows[-1]["val_loss"] < rows[0]["val_loss"] < 1.5  # MSE per standardized pixel; 1.0 = predicting 0
+    encoder = copy.deepcopy(model.state_dict())
+    result, info = fit_frozen(model, train, val, cfg, CPU, "fp32", stage="classify")
+    assert info["feature_cache"] and result.history[0]["stage"] == "classify"
+    after = model.state_dict()
+    for key in encoder:
+        if key.startswith(("features.", "to_code.", "decoder.")):
+            assert torch.equal(encoder[key], after[key]), key
+        elif key in ("fc.weight", "pre_logits.1.weight"):
+            assert not torch.equal(encoder[key], after[key]), key
+
+
+def test_autoencoder_run_end_to_end(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["train", "--model", "autoencoder", "--epochs", "2", "--train-subset", "300", "--latent-dim", "16",
+                 "--denoise", "0.2", "--finetune-blocks", "4", "--out", str(out), "--quiet"]) == 0
+    run = out / f"{RUN}_ft4x0.1_z16_dn0.2"
+    with open(run / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:7] == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+    assert [r["stage"] for r in rows] == ["reconstruct"] * 2 + ["classify"] * 2 + ["finetune"] * 2
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert rows[0]["train_acc"] == "nan" and float(rows[2]["train_acc"]) > 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "finished" and metrics["epochs_run"] == 6 and metrics["best_epoch"] >= 3
+    assert metrics["probe_dim"] == metrics["pca_components"] == 16
+    for key in ("probe_ae_acc", "probe_pca_acc", "test_acc"):
+        assert 0.15 < metrics[key] <= 1.0, key  # above chance (10 classes) on digits
+    assert 0 < metrics["test_recon_mse"] < 1.5 and 0 < metrics["pca_recon_mse"] < 1.5
+    assert metrics["train_seconds"] == pytest.approx(sum(float(r["seconds"]) for r in rows))
+    for name in ("reconstructions.png", "denoised.png", "latent_map.png"):
+        with Image.open(run / name) as im:
+            assert im.format == "PNG" and im.width > 300, name
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    assert ckpt["model_kwargs"]["latent_dim"] == 16
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0  # rebuilt from the checkpoint alone
+    assert json.loads(capsys.readouterr().out)["test_acc"] == pytest.approx(metrics["test_acc"])

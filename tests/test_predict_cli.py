@@ -1,0 +1,114 @@
+"""`bakeoff predict` end to end: a model trained on 28x28 light-on-dark shapes names photos of dark shapes on paper."""
+import json
+import socket
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bakeoff.cli import main
+from serve_fixtures import SHAPES, digits_comparison, shape_photo, shapes_npz, train
+
+
+@pytest.fixture(scope="module")
+def shapes_run(tmp_path_factory):
+    """An MLP trained on arrays:shapes.npz (28x28, named like a fashion set, not fashion-mnist)."""
+    root = tmp_path_factory.mktemp("shapes")
+    npz = shapes_npz(root / "fashion-mnist.npz")
+    out = train(root / "runs", "--dataset", f"arrays:{npz}", "--models", "mlp", "--epochs", "15",
+                "--batch-size", "32")
+    (run,) = [d for d in out.iterdir() if (d / "best.pt").is_file()]
+    return run
+
+
+@pytest.fixture
+def photos(tmp_path):
+    d = tmp_path / "photos"
+    d.mkdir()
+    (d / "tall.jpg").write_bytes(shape_photo("tall"))
+    (d / "wide.png").write_bytes(shape_photo("wide", fmt="PNG"))
+    (d / "square.jpg").write_bytes(shape_photo("square"))
+    (d / "rotated-tall.jpg").write_bytes(shape_photo("tall", exif_rotate=True))  # stored wide, EXIF says turn
+    (d / "notes.txt").write_text("not a photo; folders skip it")
+    return d
+
+
+def run_cli(capsys, *args):
+    rc = main(list(map(str, args)))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_photos_of_shapes_are_named_as_trained(shapes_run, photos, capsys):
+    rc, out, _ = run_cli(capsys, "predict", shapes_run, photos, "--json", "--top-k", "2")
+    assert rc == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["path"] for r in rows] == [str(photos / n) for n in ("rotated-tall.jpg", "square.jpg", "tall.jpg",
+                                                                    "wide.png")]
+    for r in rows:
+        expected = r["path"].split("/")[-1].split(".")[0].removeprefix("rotated-")
+        assert r["top_k"][0]["label"] == expected, r
+        assert len(r["top_k"]) == 2 and {t["label"] for t in r["top_k"]} <= set(SHAPES)
+        assert r["top_k"][0]["prob"] >= r["top_k"][1]["prob"]
+
+
+def test_table_globs_explain_and_onnx(shapes_run, photos, tmp_path, capsys):
+    explain = tmp_path / "seen"
+    rc, out, err = run_cli(capsys, "predict", shapes_run / "best.pt", f"{photos}/*.jpg", "--explain", explain)
+    assert rc == 0 and "wrote 3 explanations" in err
+    assert "tall.jpg" in out and "square" in out and "wide.png" not in out
+    written = sorted(p.name for p in explain.iterdir())
+    assert written == ["rotated-tall.png", "square.png", "tall.png"]
+    with Image.open(explain / "tall.png") as im:
+        assert im.height > 224 and im.width > 2 * 224  # the photo (4:3) beside the 224 px model input
+        seen = np.asarray(im.convert("L"))[:224, -224:]
+    assert seen[:, :40].mean() < 40 and seen[100:124, 100:124].mean() > 120  # light tall shape on black
+    rc, onnx_out, _ = run_cli(capsys, "predict", shapes_run, f"{photos}/*.jpg", "--json", "--runtime", "onnx")
+    rc2, torch_out, _ = run_cli(capsys, "predict", shapes_run, f"{photos}/*.jpg", "--json")
+    onnx_rows, torch_rows = [[json.loads(x) for x in o.splitlines()] for o in (onnx_out, torch_out)]
+    for a, b in zip(onnx_rows, torch_rows):
+        assert [t["label"] for t in a["top_k"]] == [t["label"] for t in b["top_k"]]
+        assert np.allclose([t["prob"] for t in a["top_k"]], [t["prob"] for t in b["top_k"]], atol=1e-4)
+
+
+def test_bad_input_is_one_line_and_exit_2(shapes_run, photos, tmp_path, capsys):
+    (tmp_path / "fake.jpg").write_bytes(b"GIF89 but not really")
+    comparison = digits_comparison(tmp_path / "digits")
+    capsys.readouterr()
+    cases = [
+        (["predict", shapes_run, tmp_path / "nowhere.jpg"], "nowhere.jpg: no such file or folder"),
+        (["predict", shapes_run, f"{photos}/*.gif"], "*.gif: no files match"),
+        (["predict", shapes_run, tmp_path / "fake.jpg"], "fake.jpg: not an image bakeoff can read"),
+        (["predict", shapes_run, photos, "--top-k", "0"], "--top-k must be at least 1"),
+        (["predict", tmp_path / "nope", photos], "no such checkpoint, run folder or comparison folder"),
+        (["predict", comparison, photos], "holds 2 runs; `bakeoff predict` takes one checkpoint"),
+        (["predict", shapes_run, photos, "--runtime", "tensorrt"], "unknown runtime 'tensorrt'; choose from: onnx"),
+    ]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cases += [
+            (["serve", comparison, "--port", port], f"cannot listen on 127.0.0.1:{port}"),
+            (["serve", tmp_path / "photos-only"], "no such checkpoint, run folder or comparison folder"),
+            (["serve", photos, "--port", free_port()], "no best.pt and no finished runs in it"),
+            (["serve", comparison, "--max-upload-mb", "0"], "--max-upload-mb must be positive"),
+        ]
+        for args, expected in cases:
+            rc, out, err = run_cli(capsys, *args)
+            assert rc == 2 and len(err.strip().splitlines()) == 1 and expected in err, (args, err)
+            assert out == ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", ["predict", "serve", "export"])
+def test_help_opens_with_an_example(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"usage: bakeoff {command} runs/") and "--" in first

@@ -1,0 +1,157 @@
+"""Photos -> the training domain: synthetic photos made here must come out as the dataset's images look."""
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bakeoff.data import load_dataset
+from bakeoff.runner import normalize as runner_normalize
+from bakeoff.runner import photo_domain
+from bakeoff.serve.preprocess import PhotoError, model_view, normalize, open_photo
+
+FASHION = {"dataset": "fashion-mnist", "in_chans": 1, "img_size": 28, "mean": [0.286], "std": [0.353],
+           "background": "dark", "object_fill": 1.0}
+MNIST = {**FASHION, "dataset": "mnist", "object_fill": 0.714}
+
+
+def product_photo(h=240, w=320, box=(30, 20, 130, 80), seed=0) -> np.ndarray:
+    """A phone-style shot: a dark object (top, left, bottom, right) on light, noisy, unevenly lit paper."""
+    rng = np.random.default_rng(seed)
+    shade = np.linspace(215, 240, w)[None, :]  # light falls off across the sheet
+    a = shade + rng.normal(0, 4, size=(h, w))
+    top, left, bottom, right = box
+    a[top:bottom, left:right] = 40 + rng.normal(0, 4, size=(bottom - top, right - left))
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def jpeg(a: np.ndarray, exif=None) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=92, **({"exif": exif} if exif is not None else {}))
+    return buf.getvalue()
+
+
+def bright_box(view: np.ndarray, level: int = 64) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the pixels above `level`."""
+    rows, cols = np.nonzero(view > level)
+    return rows.min(), cols.min(), rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+def test_dark_object_on_light_paper_becomes_centred_light_on_dark():
+    view = model_view(open_photo(jpeg(product_photo())), FASHION)  # object 100 tall x 60 wide, top-left
+    assert view.shape == (28, 28) and view.dtype == np.uint8
+    assert view[:, :3].max() < 30 and view[:, -3:].max() < 30  # dark background on the sides
+    top, left, height, width = bright_box(view)
+    assert height >= 26  # the longer side fills the frame, as Fashion-MNIST's products do
+    assert 14 <= width <= 19  # aspect 0.6 kept: 28 * 0.6 = 16.8
+    assert abs((left + width / 2) - 14) <= 1.5  # centred
+    assert view[8:20, 11:17].mean() > 200  # the object is bright
+
+
+def test_exif_orientation_is_applied_before_anything_else():
+    upright = product_photo()  # a tall object
+    stored = np.ascontiguousarray(np.rot90(upright, k=1))  # the camera stored it sideways (wide object)...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ...and says "rotate 90 degrees clockwise to view"
+    view = model_view(open_photo(jpeg(stored, exif)), FASHION)
+    _, _, height, width = bright_box(view)
+    assert height >= 26 and width <= 19, (height, width)  # tall again
+    plain = model_view(open_photo(jpeg(stored)), FASHION)  # without the tag the object stays wide
+    _, _, height, width = bright_box(plain)
+    assert width >= 26 and height <= 19
+
+
+def test_mnist_keeps_its_margin_and_light_datasets_stay_light():
+    view = model_view(open_photo(jpeg(product_photo(box=(60, 150, 160, 250)))), MNIST)  # a square, off-centre
+    top, left, height, width = bright_box(view)
+    assert 18 <= height <= 22 and 18 <= width <= 22  # 20 px of 28, like MNIST's digits
+    assert abs(top + height / 2 - 14) <= 1.5 and abs(left + width / 2 - 14) <= 1.5
+    light = model_view(open_photo(jpeg(product_photo())), {**FASHION, "background": "light"})
+    assert light[:, :3].min() > 225 and light[10:18, 11:17].mean() < 60  # dark object on white, as trained
+
+
+def test_transparent_cutout_reads_as_a_product_on_white():
+    rgba = np.zeros((120, 90, 4), dtype=np.uint8)  # fully transparent...
+    rgba[20:100, 30:60] = (30, 30, 30, 255)  # ...but a dark object
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, "PNG")
+    view = model_view(open_photo(buf.getvalue()), FASHION)
+    assert view[:, :4].max() < 30 and view[14, 14] > 200  # tall: it spans the rows, black at the sides
+
+
+def test_digits_and_blank_photos():
+    view = model_view(open_photo(jpeg(product_photo())), {**FASHION, "img_size": 8, "dataset": "digits"})
+    assert view.shape == (8, 8) and view[:, 0].max() < 60 and view[3:5, 3:5].min() > 150
+    blank = np.full((50, 50), 200, dtype=np.uint8)
+    assert model_view(open_photo(jpeg(blank)), FASHION).max() < 10  # an empty frame, not amplified noise
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_colour_and_folder_datasets_match_the_folder_loader_exactly(tmp_path, mode):
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 255, size=(40, 80, 4), dtype=np.uint8)  # wide: the centre square is cropped
+    photo = Image.fromarray(pixels, "RGBA").convert(mode)
+    for c in ("a", "b"):  # the same photo everywhere, so every loaded image is that photo
+        (tmp_path / c).mkdir()
+        for i in range(5):
+            photo.save(tmp_path / c / f"{i}.png")
+    ds = load_dataset(f"folder:{tmp_path}", img_size=16)
+    pre = {"dataset": ds.name, "in_chans": ds.in_chans, "img_size": 16, "mean": [0.5] * 3, "std": [0.25] * 3,
+           "background": "none", "object_fill": None}
+    view = model_view(open_photo((tmp_path / "a" / "0.png").read_bytes()), pre)
+    loaded = ds.x_train[0].permute(1, 2, 0).numpy()  # (16, 16, C)
+    np.testing.assert_array_equal(view, loaded[..., 0] if ds.in_chans == 1 else loaded)
+
+
+def test_normalize_matches_training():
+    view = np.random.default_rng(2).integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+    mean, std = [0.1, 0.2, 0.3], [0.5, 0.6, 0.7]
+    expected = runner_normalize(torch.from_numpy(view).permute(2, 0, 1)[None], mean, std)[0].numpy()
+    np.testing.assert_allclose(normalize(view, mean, std), expected, atol=1e-6)
+
+
+def test_photo_domain_is_measured_from_the_training_images():
+    dark = torch.zeros(50, 1, 28, 28, dtype=torch.uint8)
+    dark[:, :, 4:24, 4:24] = 255  # a light square, 20 of 28 px, on black
+    assert photo_domain(dark) == {"background": "dark", "object_fill": pytest.approx(0.714, abs=1e-3)}
+    assert photo_domain(255 - dark)["background"] == "light"
+    noisy = torch.randint(0, 256, (50, 3, 32, 32), dtype=torch.uint8)
+    assert photo_domain(noisy) == {"background": "none", "object_fill": None}
+
+
+def _tiff(mode: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, (8, 8)).save(buf, "TIFF")
+    return buf.getvalue()
+
+
+def test_bad_photos_raise_one_line_errors():
+    with pytest.raises(PhotoError, match="not an image") as e:
+        open_photo(b"%PDF-1.4 definitely not a picture")
+    assert e.value.status == 415
+    with pytest.raises(PhotoError, match="unsupported image mode 'LAB'"):
+        open_photo(_tiff("LAB"))
+    with pytest.raises(PhotoError, match="broken image data"):
+        open_photo(jpeg(product_photo())[:600])
+    bomb = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(bomb, "PNG")  # 81 Mpixels in a few kB
+    assert len(bomb.getvalue()) < 100_000
+    with pytest.raises(PhotoError, match="9000x9000 = 81 Mpixels; the limit is 40") as e:
+        open_photo(bomb.getvalue())
+    assert e.value.status == 422
+
+
+def test_an_object_touching_the_edges_is_not_taken_for_background():
+    """A tight crop (or a dataset image itself): the border is partly object, its texture must survive."""
+    a = np.zeros((28, 28), dtype=np.uint8)
+    a[4:28, 2:26] = np.linspace(120, 255, 24)[None, :]  # a shaded object on the bottom edge (a shoe's sole)
+    view = model_view(open_photo(_png(a)), FASHION)
+    expected = np.asarray(Image.fromarray(a[4:28, 2:26]).resize((28, 28), Image.Resampling.LANCZOS), dtype=float)
+    assert np.abs(view - expected)[2:-2, 2:-2].mean() < 15  # the object, cropped and scaled to fill the frame
+
+
+def _png(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG")
+    return buf.getvalue()
