@@ -18,7 +18,7 @@ def test_grid_runs_every_combination_and_aggregates_seeds(tmp_path, capsys):
     rc = main(["compare", "--dataset", "digits", "--models", "mlp,cnn4", "--optimizers", "adam,rmsprop",
                "--lrs", "1e-3", "--seeds", "0,1", "--epochs", "1", "--out", str(out), "--quiet"])
     assert rc == 0
-    run_dirs = sorted(p.name for p in out.iterdir() if p.is_dir())
+    run_dirs = sorted(p.name for p in out.iterdir() if (p / "config.json").is_file())  # not OUT/figures/
     assert len(run_dirs) == 2 * 2 * 2
     rows = read_leaderboard(out)
     assert len(rows) == 4

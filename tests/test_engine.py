@@ -76,8 +76,13 @@ def test_validation_split_is_stratified_disjoint_and_from_training_data():
     assert torch.bincount(y[va]).tolist() == [5] * 10
     tr2, va2 = train_val_split(y, 0.1, seed=0)
     assert torch.equal(va, va2)
+    # A subset trains on exactly N images; validation comes from the training images left over.
     sub_tr, sub_va = train_val_split(y, 0.1, seed=0, train_subset=200)
-    assert len(sub_tr) + len(sub_va) == 200 and torch.bincount(y[sub_va]).tolist() == [2] * 10
+    assert len(sub_tr) == 200 and torch.bincount(y[sub_tr]).tolist() == [20] * 10
+    assert torch.bincount(y[sub_va]).tolist() == [2] * 10 and not set(sub_tr.tolist()) & set(sub_va.tolist())
+    # Too few left over: carved from the subset instead.
+    big_tr, big_va = train_val_split(y, 0.1, seed=0, train_subset=480)
+    assert len(big_tr) + len(big_va) == 480 and not set(big_tr.tolist()) & set(big_va.tolist())
 
 
 def _cfg(**kw):

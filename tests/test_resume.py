@@ -2,6 +2,7 @@
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -106,8 +107,8 @@ def test_two_processes_share_one_grid(tmp_path, start):
     procs = [start(args, tmp_path) for _ in range(2)]
     logs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], logs
-    trained = [line for _, err in logs for line in err.splitlines() if "test " in line and "skipped" not in line]
-    run_ids = [line.split("] ")[1].split(":")[0] for line in trained]
+    trained = [re.match(r"\[\d+/\d+\] (\S+): val ", line) for _, err in logs for line in err.splitlines()]
+    run_ids = [m.group(1) for m in trained if m]
     assert sorted(run_ids) == sorted({*run_ids}) and len(run_ids) == 4, logs  # each run trained exactly once
     with open(out / "leaderboard.csv") as f:
         assert len(f.read().strip().splitlines()) == 1 + 2

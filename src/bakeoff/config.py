@@ -40,7 +40,7 @@ class RunConfig:
     device: str = "auto"  # cuda when available
     precision: str = "auto"  # bf16 autocast on CPUs with AVX512-BF16 and GPUs that support it
     # Transfer learning and the autoencoder (engine/transfer.py, engine/autoencoder_fit.py)
-    pretrained: str = "none"  # none | imagenet (vgg16, resnet50: torchvision's weights) | a bakeoff best.pt or run folder
+    pretrained: str = "none"  # none | imagenet (vgg16, resnet50: torchvision's weights) | a best.pt or run folder
     weights: str | None = None  # local ImageNet weight file (torchvision format) instead of the download
     freeze: str = "none"  # none | backbone: train the head only, on backbone features computed once
     finetune_blocks: int | None = None  # train only the last N backbone blocks (+ head); None: every block
@@ -84,7 +84,8 @@ class RunConfig:
                f"--finetune-blocks must be at least 1, got {self.finetune_blocks}")
         _check(not (self.freeze == "backbone" and self.finetune_blocks),
                "--freeze backbone trains no backbone block; drop it to use --finetune-blocks")
-        _check(0 < self.backbone_lr_scale <= 10, f"--backbone-lr-scale must be in (0, 10], got {self.backbone_lr_scale}")
+        _check(0 < self.backbone_lr_scale <= 10,
+               f"--backbone-lr-scale must be in (0, 10], got {self.backbone_lr_scale}")
         _check(0 <= self.denoise <= 10, f"--denoise must be in [0, 10] (0..1 pixel scale), got {self.denoise}")
         _check(1 <= self.latent_dim <= 65536, f"--latent-dim must be in 1..65536, got {self.latent_dim}")
 
@@ -105,7 +106,7 @@ class RunConfig:
             parts.append(f"freeze-{self.freeze}")
         if self.finetune_blocks:
             parts.append(f"ft{self.finetune_blocks}x{self.backbone_lr_scale:g}")
-        if self.model == "autoencoder" and self.latent_dim != 64:
+        if self.model == "autoencoder" and self.latent_dim != RunConfig.latent_dim:
             parts.append(f"z{self.latent_dim}")
         if self.model == "autoencoder" and self.denoise:
             parts.append(f"dn{self.denoise:g}")

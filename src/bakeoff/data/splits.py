@@ -35,15 +35,23 @@ def train_val_split(labels: torch.Tensor, val_fraction: float, seed: int,
                     train_subset: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices of (train, val) inside the official training split.
 
-    `train_subset` first keeps a stratified subset of N training images (seed 004
-    trained on 20,000), then the validation split is carved from that subset.
+    Without a subset, `val_fraction` of every class is carved from the training data. With
+    `train_subset` N, the model trains on a stratified N images, as seed 004 trained on 20,000,
+    and the validation set (val_fraction x N images) is drawn from the training images left
+    over, so the subset is not shrunk by it; when too few are left over it is carved from the subset.
     """
-    pool = torch.arange(labels.numel())
-    if train_subset is not None:
-        n = labels.numel()
-        if not 0 < train_subset <= n:
-            raise ConfigError(f"--train-subset must be between 1 and {n} (the training images), got {train_subset}")
-        if train_subset < n:
-            _, pool = stratified_indices(labels, train_subset / n, seed)
-    train_rel, val_rel = stratified_indices(labels[pool], val_fraction, seed + 1)
-    return pool[train_rel], pool[val_rel]
+    n = labels.numel()
+    if train_subset is None or train_subset == n:
+        train_rel, val_rel = stratified_indices(labels, val_fraction, seed + 1)
+        return train_rel, val_rel
+    if not 0 < train_subset <= n:
+        raise ConfigError(f"--train-subset must be between 1 and {n} (the training images), got {train_subset}")
+    rest, subset = stratified_indices(labels, train_subset / n, seed)
+    n_val = int(round(val_fraction * train_subset))
+    if n_val <= len(rest):
+        if n_val == 0:
+            return subset, rest[:0]
+        _, val_rel = stratified_indices(labels[rest], n_val / len(rest), seed + 1)
+        return subset, rest[val_rel]
+    train_rel, val_rel = stratified_indices(labels[subset], val_fraction, seed + 1)
+    return subset[train_rel], subset[val_rel]

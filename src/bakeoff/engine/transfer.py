@@ -349,7 +349,8 @@ def cache_bytes(model: nn.Module, sample: torch.Tensor, n: int) -> int:
 # ---- training strategies ------------------------------------------------------------------------------------
 
 def fit_frozen(model: nn.Module, train: Split, val: Split | None, cfg, device, precision, *, on_epoch=None,
-               quiet: bool = False, cache: bool | None = None, stage: str = "head", **fit_kwargs) -> tuple[FitResult, dict]:
+               quiet: bool = False, cache: bool | None = None, stage: str = "head",
+               **fit_kwargs) -> tuple[FitResult, dict]:
     """Train the head alone on a frozen backbone, on cached features unless `cache` is False or --augment."""
     blocks = backbone_blocks(model)
     n = len(train) + (len(val) if val is not None else 0)

@@ -107,7 +107,7 @@ def _mirror(widths: tuple[int, ...], in_chans: int, sizes: list[int]) -> list[nn
 
 @register_model("autoencoder")
 def autoencoder(num_classes: int, in_chans: int, img_size: int, **kwargs) -> ConvAutoencoder:
-    """Seed 001's convolutional autoencoder (92.34% on Fashion-MNIST): 4-block encoder, mirrored decoder, 3 dense layers.
+    """Seed 001's convolutional autoencoder (92.34% on Fashion-MNIST): 4 conv blocks, mirrored decoder, 3 dense.
 
     Trained in stages (reconstruction, then the classifier on the frozen encoder,
     then optionally fine-tuned with --finetune-blocks); `latent_dim` sets the code size.

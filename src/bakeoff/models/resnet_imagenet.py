@@ -120,7 +120,7 @@ class ImageNetResNet(ClassifierBase):
 
 @register_model("resnet50")
 def resnet50(num_classes: int, in_chans: int, img_size: int, **kwargs) -> ImageNetResNet:
-    """ResNet-50 (He et al. 2016) for seeds 000 and 003's transfer learning: torchvision's layout, dense head.
+    """ResNet-50 (He et al. 2016; seed 000, seed 003 transfer learning): torchvision's layout, dense head.
 
     23.5M backbone parameters; with the default head 24.04M in all at 10 classes.
     `head="torchvision"` gives torchvision's exact model (25.56M parameters at 1000 classes).

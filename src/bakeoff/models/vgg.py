@@ -101,7 +101,7 @@ def _expand(cfg: list[int | str]) -> list[int | str]:
 
 @register_model("vgg16")
 def vgg16(num_classes: int, in_chans: int, img_size: int, **kwargs) -> VGG:
-    """VGG-16 for seeds 000 and 001's transfer learning: torchvision's layout (ImageNet weights load), dense head.
+    """VGG-16 (seed 000, seed 001 transfer learning): torchvision's layout (ImageNet weights load), dense head.
 
     14.7M backbone parameters; with the default head 14.85M in all at 10 classes.
     `head="torchvision"` gives torchvision's exact model (138.4M parameters at 1000 classes).

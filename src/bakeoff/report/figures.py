@@ -193,7 +193,7 @@ def confusion_matrix(cm: np.ndarray, classes: list[str], title: str) -> bytes:
     if k <= 20:
         for i in range(k):
             for j in range(k):
-                if cm[i, j]:
+                if round(100 * norm[i, j]) >= 1:  # a "0" in a cell says less than leaving it blank
                     ax.text(j, i, f"{100 * norm[i, j]:.0f}", ha="center", va="center", fontsize=8,
                             color="white" if norm[i, j] > 0.5 else "black")
     ticks = range(k)
@@ -271,9 +271,9 @@ def class_samples(rows: list[tuple[str, np.ndarray]]) -> bytes:
     """A strip of training images per class, the class name on its left, drawn as one mosaic."""
     per_row = max(len(imgs) for _, imgs in rows)
     first = rows[0][1]
-    scale = max(1, round(56 / max(first.shape[2], first.shape[3])))  # smaller tiles than the prediction grids
+    scale = max(1, round(40 / max(first.shape[2], first.shape[3])))  # small tiles: the strip sits beside two tables
     tile_h, tile_w = first.shape[2] * scale, first.shape[3] * scale
-    label_w, gap = 110, 4
+    label_w, gap = 90, 3
     width = label_w + per_row * (tile_w + gap)
     height = len(rows) * (tile_h + gap) + gap
     mosaic = np.full((height, width, 3), 255, np.uint8)

@@ -33,7 +33,9 @@ caption { text-align: left; color: var(--muted); padding-bottom: 4px; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 td.num, table.sortable td { white-space: nowrap; }
 th { vertical-align: bottom; }
-td { max-width: 520px; }
+td { max-width: 360px; overflow-wrap: anywhere; }
+table.sortable th, table.sortable td { padding: 4px 7px; }
+table.sortable th { white-space: nowrap; }
 th { background: var(--bg-soft); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.best { background: var(--best); font-weight: 600; }

@@ -68,10 +68,10 @@ def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], 
     labels = list(range(len(classes)))
     p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     rows = [[cell(c), cell(f"{p[i]:.3f}", float(p[i])), cell(f"{r[i]:.3f}", float(r[i])),
-             cell(f"{f[i]:.3f}", float(f[i])), cell(int(support[i]), int(support[i]))] for i, c in enumerate(classes)]
+             cell(f"{f[i]:.3f}", float(f[i])), cell(f"{int(support[i]):,}", int(support[i]))] for i, c in enumerate(classes)]
     rows.append([cell("macro average"), cell(f"{p.mean():.3f}", float(p.mean())),
                  cell(f"{r.mean():.3f}", float(r.mean())), cell(f"{f.mean():.3f}", float(f.mean())),
-                 cell(int(support.sum()), int(support.sum()))])
+                 cell(f"{int(support.sum()):,}", int(support.sum()))])
     return Table(["class", "precision", "recall", "F1", "test images"], rows, id=table_id,
                  caption="Per class: precision (of the images predicted as the class, the share that are), "
                          "recall (of the class's images, the share found), F1 (their harmonic mean)")

@@ -1,10 +1,13 @@
 """The comparison-wide sections: summary and dataset card, leaderboard, significance, curves, sweep, cost."""
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
+from ..config import RunConfig
 from . import figures
-from .blocks import Cell, Figure, Row, Section, Table, Text, cell
+from .blocks import Cell, Details, Figure, Row, Section, Table, Text, cell
 from .collect import Comparison, Run
 from .stats import ALPHA, paired_test, pareto_front
 
@@ -49,9 +52,9 @@ def summary(cmp: Comparison, ds, ds_note: str) -> list[Section]:
                           f"(the test split never chooses a model)."))
     spent = sum(r.metrics.get("train_seconds") or 0 for r in cmp.runs)
     lines.append(Text(f"Total training time: {seconds(spent)} (sum over runs; evaluation and data loading not counted)."))
-    setup = Section("setup", "Grid, machine and versions", [Text(
-        f"{len(cmp.runs)} runs: every combination of the grid's axes; the other settings are shared by all runs.", "note"),
-        Row([grid_table(cmp), machine_table(cmp)])], level=3)
+    setup = Section("setup", "Grid, machine and versions", [Details(
+        f"{len(cmp.runs)} runs, every combination of the grid's axes, on {machine_line(cmp)} (click for every setting)",
+        [Row([grid_table(cmp), machine_table(cmp)])])], level=3)
     return [Section("summary", "Summary", lines), dataset_card(cmp, ds, ds_note), setup]
 
 
@@ -62,7 +65,7 @@ def dataset_card(cmp: Comparison, ds, ds_note: str) -> Section:
     cfg = done[0].config if done else cmp.runs[0].config
     c, h, w = d["shape"]
     facts = [("dataset", d["name"]), ("source", d.get("source", "")), ("image shape", f"{c} x {h} x {w} (C x H x W)"),
-             ("classes", f"{len(d['classes'])}: {', '.join(d['classes'])}"),
+             ("classes", f"{len(d['classes'])}" + (f": {', '.join(d['classes'])}" if len(d["classes"]) > 20 else "")),
              ("training images available", f"{d['n_train']:,}")]
     if m:
         subset = f" (a stratified subset of {cfg['train_subset']:,})" if cfg.get("train_subset") else ""
@@ -88,7 +91,7 @@ def dataset_card(cmp: Comparison, ds, ds_note: str) -> Section:
         notes.append(Text(f"Samples shown for the first {MAX_SAMPLE_CLASSES} of {len(ds.classes)} classes.", "note"))
     if ds is None:
         notes.append(Text(f"No sample images: {ds_note}.", "note"))
-    return Section("dataset", "Dataset", [Row(blocks)] + notes, level=3)
+    return Section("dataset", "Dataset", [blocks[0], Row(blocks[1:])] + notes, level=3)
 
 
 def class_counts(cmp: Comparison, ds, run: Run | None) -> tuple[list[str], list[list]] | None:
@@ -118,8 +121,20 @@ def grid_table(cmp: Comparison) -> Table:
     axes = {"model", "optimizer", "lr", "augment", "seed"}
     configs = [r.config for r in cmp.runs]
     shared = {k: v for k, v in configs[0].items() if k not in axes and all(c.get(k) == v for c in configs)}
-    facts += [(k.replace("_", " "), "default" if v is None else str(v)) for k, v in shared.items()]
-    return kv_table(facts, "The grid: its axes, then the shared settings")
+    defaults = {f.name: f.default for f in fields(RunConfig)}
+    always = ("dataset", "epochs", "batch_size", "val_fraction")
+    shown = {k: v for k, v in shared.items() if k in always or k not in defaults or v != defaults[k]}
+    facts += [(k.replace("_", " "), "default" if v is None else str(v)) for k, v in shown.items()]
+    hidden = len(shared) - len(shown)
+    caption = "The grid: its axes, then the shared settings" + (f" ({hidden} more at their defaults)" if hidden else "")
+    return kv_table(facts, caption)
+
+
+def machine_line(cmp: Comparison) -> str:
+    v = cmp.versions
+    done = [r.metrics for r in cmp.runs if r.finished]
+    device = done[0].get("device", "?") if done else "?"
+    return f"{device} ({v.get('machine', '?')}, {v.get('threads', '?')} threads), torch {v.get('torch', '?')}"
 
 
 def machine_table(cmp: Comparison) -> Table:
