@@ -1,7 +1,6 @@
 """`arrays:PATH.npz`: any dataset saved as NumPy arrays x_train, y_train, x_test, y_test."""
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ from ..errors import DatasetError
 from .dataset import Dataset
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test", "y_test")
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
 def load_arrays(path: str | Path, name: str | None = None, classes: list[str] | None = None) -> Dataset:
@@ -27,19 +27,16 @@ def load_arrays(path: str | Path, name: str | None = None, classes: list[str] | 
         raise DatasetError(f"{path}: no such file (arrays:PATH wants an .npz with {', '.join(REQUIRED_KEYS)})")
     try:
         npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise DatasetError(f"{path}: not a readable .npz ({e})") from None
+    except Exception as e:  # untrusted bytes: zip, header and decompression errors all end here
+        raise DatasetError(f"{path}: not a readable .npz ({_one_line(e)})") from None
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise DatasetError(f"{path}: a single array, not an .npz with {', '.join(REQUIRED_KEYS)}")
     with npz:
         missing = [k for k in REQUIRED_KEYS if k not in npz.files]
         if missing:
             raise DatasetError(f"{path}: missing {', '.join(missing)} (found: {', '.join(npz.files) or 'nothing'})")
-        try:
-            data = {k: npz[k] for k in REQUIRED_KEYS}
-            names = npz["classes"] if "classes" in npz.files else None
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:  # object arrays need pickle: refused
-            raise DatasetError(f"{path}: cannot read its arrays ({e})") from None
+        data = {k: _member(npz, k, path) for k in REQUIRED_KEYS}
+        names = _member(npz, "classes", path) if "classes" in npz.files else None
     x_train, x_test = (to_nchw(data[k], f"{path}: {k}") for k in ("x_train", "x_test"))
     y_train, y_test = (_labels(data[k], f"{path}: {k}") for k in ("y_train", "y_test"))
     for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
@@ -61,6 +58,32 @@ def load_arrays(path: str | Path, name: str | None = None, classes: list[str] | 
     return Dataset(name=name or f"arrays:{path}", classes=list(classes),
                    x_train=torch.from_numpy(x_train), y_train=torch.from_numpy(y_train),
                    x_test=torch.from_numpy(x_test), y_test=torch.from_numpy(y_test), source=str(path))
+
+
+def _member(npz, key: str, path: Path) -> np.ndarray:
+    """One array of the archive, refused from its header alone when it claims more bytes than it holds."""
+    member = f"{key}.npy"
+    try:
+        stored = npz.zip.getinfo(member).file_size  # uncompressed size, from the zip directory
+        with npz.zip.open(member) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in HEADER_READERS:
+                raise DatasetError(f"{path}: {key} uses .npy format {version}, not 1.0 or 2.0")
+            shape, _, dtype = HEADER_READERS[version](f)
+        if dtype.hasobject:
+            raise DatasetError(f"{path}: {key} holds Python objects, which would need pickle; refused")
+        claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if claimed > stored:
+            raise DatasetError(f"{path}: {key} claims {claimed} bytes but the archive holds {stored}")
+        return npz[key]
+    except DatasetError:
+        raise
+    except Exception as e:  # untrusted bytes: CRC, decompression and header errors all end here
+        raise DatasetError(f"{path}: cannot read {key} ({_one_line(e)})") from None
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 def to_nchw(x: np.ndarray, what: str) -> np.ndarray:

@@ -14,7 +14,9 @@ In reconstruct rows the losses are MSE and the accuracies empty.
 Afterwards, in the run folder: reconstructions.png, denoised.png, latent_map.png (t-SNE of the codes
 beside t-SNE of as many PCA components, test images coloured by class), and in metrics.json a linear
 classifier on the codes against one on the same number of PCA components (seed 001 chose an autoencoder
-over PCA because PCA is linear; this measures it).
+over PCA because PCA is linear; this measures it). All use the final encoder: the one reconstruction
+trained, unless metrics.json says `finetune_kept` (then its codes have seen labels, and the decoder,
+not fine-tuned, reconstructs less well).
 """
 from __future__ import annotations
 
@@ -68,7 +70,8 @@ def fit_autoencoder(model: nn.Module, train: Split, val: Split | None, cfg, devi
         rows[offset:] = _shift(tuned.history, offset)
         images += len(train) * len(tuned.history)
         info.update({k: v for k, v in tuned_info.items() if k != "trainable_params"})
-        if _val_loss(tuned) <= best_loss:
+        info["finetune_kept"] = _val_loss(tuned) <= best_loss
+        if info["finetune_kept"]:
             best_epoch, stopped = offset + tuned.best_epoch, tuned.stopped_early
         else:
             model.load_state_dict(kept)  # fine-tuning did not help on validation data
