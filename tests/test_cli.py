@@ -37,7 +37,7 @@ def _write_corrupt_idx(d):
 
 
 BAD_INPUTS = {
-    "unknown model": (["compare", "--models", "mlp,resnt"], "unknown model 'resnt'; choose from: basic-cnn, cnn4"),
+    "unknown model": (["compare", "--models", "mlp,resnt"], "unknown model 'resnt'; choose from: autoencoder, basic-cnn, cnn4"),
     "unknown dataset": (["compare", "--dataset", "imagenet"], "unknown dataset 'imagenet'; choose from:"),
     "unknown optimizer": (["train", "--optimizer", "adamax"], "unknown optimizer 'adamax'; choose from: adadelta, adam"),
     "unknown schedule": (["train", "--schedule", "step"], "unknown schedule 'step'; choose from: cosine, none, onecycle"),
