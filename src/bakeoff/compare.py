@@ -1,6 +1,7 @@
 """Expand a grid into runs, run the ones not yet finished, and collect the leaderboard."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from .config import GridConfig, RunConfig
 from .data import load_dataset, train_val_split
 from .engine.checkpoint import atomic_write_text
 from .leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
+from .executors import LocalExecutor
 from .runlock import disk_errors, run_lock
 from .runner import PreparedData, execute_run, read_status, versions
 
@@ -29,10 +31,12 @@ def is_done(cfg: RunConfig, run_dir: Path) -> bool:
     return saved == cfg.to_dict()
 
 
-def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console | None = None) -> list[dict]:
+def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console | None = None,
+             executor=None) -> list[dict]:
     """Run every run of the grid not already done; write and return the leaderboard rows.
 
     Runs another process is training (same OUT) are left to it and waited for at the end.
+    `executor` (default: this process) trains the runs that are left; see executors.py.
     Raises `Interrupted` on SIGINT/SIGTERM (inside `interrupt.graceful_signals()`), the current run
     saved for resuming.
     """
@@ -49,23 +53,13 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         data = PreparedData.from_dataset(ds)
         atomic_write_text(out / "grid.json", json.dumps({"grid": _grid_dict(grid), "dataset": ds.summary(),
                                                          "versions": versions()}, indent=2) + "\n")
-        elsewhere = []
-        for i, cfg in enumerate(runs, 1):
-            run_dir = out / cfg.run_id
-            tag = f"[{i}/{len(runs)}] {cfg.run_id}"
-            if is_done(cfg, run_dir):
-                console.print(f"{tag}: already done, skipped")
-                continue
-            with run_lock(run_dir / LOCK_FILE) as mine:
-                if not mine:
-                    console.print(f"{tag}: another process is training it; will wait for it at the end")
-                    elsewhere.append(run_dir)
-                elif is_done(cfg, run_dir):  # finished by another process since the check above
-                    console.print(f"{tag}: already done, skipped")
-                else:
-                    metrics = execute_run(cfg, data, run_dir, quiet=quiet)
-                    resumed = metrics.get("resumed_from_epoch")
-                    console.print(f"{tag}: {_one_line(metrics)}" + (f" (resumed after epoch {resumed})" if resumed else ""))
+        elsewhere: list[Path] = []
+        with contextlib.ExitStack() as locks:  # each run this process claims stays locked until the grid ends
+            claims = _claim(runs, out, locks, elsewhere, console)
+            for cfg, metrics in (executor or LocalExecutor()).run(claims, data, out, quiet):
+                resumed = metrics.get("resumed_from_epoch")
+                note = f" (resumed after epoch {resumed})" if resumed else ""
+                console.print(f"{cfg.run_id}: {_one_line(metrics)}{note}")
         for run_dir in elsewhere:
             with run_lock(run_dir / LOCK_FILE, wait=True):
                 pass
@@ -81,6 +75,25 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         report = build_report(out, dataset=ds)
     console.print(f"{len(runs)} runs in {elapsed:.1f} s; leaderboard in {out}/leaderboard.csv, report in {report}")
     return rows
+
+
+def _claim(runs: list[RunConfig], out: Path, locks: contextlib.ExitStack, elsewhere: list[Path], console):
+    """Yield the runs this process should train, locking each as it is reached.
+
+    Lazily: with the local executor a second process on the same OUT claims the runs this one has
+    not reached yet, so two processes share a grid. Runs another process holds go to `elsewhere`.
+    """
+    for i, cfg in enumerate(runs, 1):
+        run_dir, tag = out / cfg.run_id, f"[{i}/{len(runs)}] {cfg.run_id}"
+        if is_done(cfg, run_dir):
+            console.print(f"{tag}: already done, skipped")
+        elif not locks.enter_context(run_lock(run_dir / LOCK_FILE)):
+            console.print(f"{tag}: another process is training it; will wait for it at the end")
+            elsewhere.append(run_dir)
+        elif is_done(cfg, run_dir):  # finished by another process since the first check
+            console.print(f"{tag}: already done, skipped")
+        else:
+            yield cfg
 
 
 def _one_line(m: dict) -> str:

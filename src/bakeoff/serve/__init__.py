@@ -1,0 +1,1 @@
+"""Serving: photo preprocessing, the predictor, the web app and model export (`bakeoff predict/serve/export`)."""
