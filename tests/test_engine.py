@@ -106,7 +106,7 @@ def test_run_folder_and_best_weights_restored(digits, tmp_path):
     for name in ("config.json", "history.csv", "metrics.json", "best.pt", "predictions.npz"):
         assert (tmp_path / name).is_file(), name
     rows = (tmp_path / "history.csv").read_text().strip().split("\n")
-    assert rows[0] == "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds" and len(rows) == 5
+    assert rows[0] == "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,stage" and len(rows) == 5
     val_losses = [float(r.split(",")[3]) for r in rows[1:]]
     assert m["best_epoch"] == 1 + min(range(4), key=lambda i: val_losses[i])
     assert m["val_loss"] == pytest.approx(min(val_losses))

@@ -78,6 +78,11 @@ def build_parser() -> Parser:
                    help="random crop with padding, plus horizontal flip except for digits (default: off)")
     _add_train_options(p)
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")
+    p.add_argument("--executor", default="local",
+                   help="local (default: one run after another here) or ray (each run a Ray task; pip install -e '.[ray]')")
+    p.add_argument("--ray-address", help="an existing Ray cluster, e.g. ray://head:10001 (default: a private local one)")
+    p.add_argument("--cpus-per-run", type=int, help="ray: CPUs each run reserves (default: all of one node's)")
+    p.add_argument("--gpus-per-run", type=float, default=0, help="ray: GPUs each run reserves (default: 0)")
     p.add_argument("--open", action="store_true", help="open OUT/report.html in the web browser at the end")
 
     p = _sub(sub, "train", "bakeoff train --dataset mnist --data-dir ../shared/datasets --model cnn4 --epochs 3",

@@ -60,8 +60,13 @@ def compare_from_args(args) -> list[dict]:
 
     from .compare import print_leaderboard, run_grid
 
+    from .executors import make_executor
+
     grid, out = grid_from_args(args)
-    rows = run_grid(grid, out, quiet=args.quiet)
+    grid.runs()  # a bad option fails here, before a cluster is started
+    executor = make_executor(getattr(args, "executor", "local"), getattr(args, "ray_address", None),
+                             getattr(args, "cpus_per_run", None), getattr(args, "gpus_per_run", 0))
+    rows = run_grid(grid, out, quiet=args.quiet, executor=executor)
     dataset = grid.base.get("dataset", RunConfig.dataset)
     print_leaderboard(rows, title=f"bakeoff leaderboard: {dataset} (sorted by validation accuracy)", console=Console())
     if getattr(args, "open", False):
