@@ -93,6 +93,8 @@ def build_parser() -> Parser:
     p.add_argument("--lr", type=float, help="learning rate (default: 1e-3)")
     p.add_argument("--seed", type=int, help="random seed (default: 0)")
     p.add_argument("--augment", action="store_true", default=None, help="random crop and flip (default: off)")
+    p.add_argument("--distributed", action="store_true",
+                   help="under torchrun: DistributedDataParallel, --batch-size is the global batch (gloo on CPU)")
     _add_train_options(p)
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")
 

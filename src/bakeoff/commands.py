@@ -100,7 +100,20 @@ def train_from_args(args) -> list[dict]:
     args.augment = None if args.augment is None else [args.augment]
     args.config = None
     args.models = args.models or [RunConfig.model]
+    if getattr(args, "distributed", False):
+        return _train_distributed(args)
     return compare_from_args(args)
+
+
+def _train_distributed(args) -> list[dict]:
+    from .ddp import train_distributed
+
+    grid, out = grid_from_args(args)
+    metrics = train_distributed(grid.runs()[0], out, quiet=args.quiet)
+    if metrics is not None:
+        print(f"{metrics['run_id']} on {metrics['world_size']} processes: test accuracy "
+              f"{100 * metrics['test_acc']:.2f}%, written to {out}")
+    return [metrics] if metrics else []
 
 
 def evaluate_checkpoint(args) -> dict:

@@ -108,8 +108,12 @@ def read_status(run_dir: Path) -> dict | None:
         return None
 
 
-def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool = False) -> dict:
-    """Train and test one configuration; returns its metrics (also written to metrics.json)."""
+def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool = False,
+                resumable: bool = True) -> dict:
+    """Train and test one configuration; returns its metrics (also written to metrics.json).
+
+    `resumable`: save the training state after every epoch (state.pt) and resume a matching one.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").unlink(missing_ok=True)  # an earlier attempt that did not finish resumes
     device = resolve_device(cfg.device)
@@ -133,7 +137,7 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
             "precision": precision, "n_train": len(train), "n_val": len(val), "n_test": len(test),
             "params": count_params(model), "mflops": forward_mflops(model, ds.in_chans, ds.img_size),
             "versions": versions(), **pretrained}
-    state_path = run_dir / STATE_FILE
+    state_path = run_dir / STATE_FILE if resumable else None
     try:
         result, extra = strategy.train_model(model, train, val, cfg, device, precision, mean=data.mean, std=data.std,
                                              on_epoch=lambda h: write_history(run_dir, h), quiet=quiet,
@@ -141,7 +145,7 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
     except Diverged as e:
         metrics = {**base, "status": "failed", "reason": str(e)}
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        state_path.unlink(missing_ok=True)
+        (run_dir / STATE_FILE).unlink(missing_ok=True)
         return metrics
     except Interrupted as e:
         metrics = {**base, "status": "interrupted", "reason": str(e)}
@@ -168,7 +172,7 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
                     classes=ds.classes, preprocessing=data.preprocessing(), config=cfg.to_dict(), metrics=metrics)
     write_predictions(run_dir / "predictions.npz", test_result.logits, ds.y_test)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")  # last: the run is done
-    state_path.unlink(missing_ok=True)  # resuming is no longer needed; best.pt holds the weights
+    (run_dir / STATE_FILE).unlink(missing_ok=True)  # resuming is no longer needed; best.pt holds the weights
     return metrics
 
 

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import RunConfig
-from . import interrupt
+from . import distributed, interrupt
 from .augment import Augment, flip_suits
 from .device import autocast
 from .optim import build_optimizer, build_schedule
@@ -48,19 +48,29 @@ def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.
               optimizer: torch.optim.Optimizer | None = None, schedule=None, augment: Augment | None = None,
               label_smoothing: float = 0.0, gen: torch.Generator | None = None, collect: bool = False,
               progress: EpochProgress | None = None) -> EpochResult:
-    """One pass over `split`: trains when an optimizer is given, else evaluates."""
+    """One pass over `split`: trains when an optimizer is given, else evaluates.
+
+    Under torchrun (training only) each rank takes its slice of every global batch of `batch_size`.
+    """
     training = optimizer is not None
     model.train(training)
     n = len(split)
     order = torch.randperm(n, generator=gen).to(device) if training else torch.arange(n, device=device)
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
+    count = torch.zeros((), device=device, dtype=torch.int64)
     all_logits = []
     start = time.perf_counter()
     steps = math.ceil(n / batch_size)
+    world = distributed.rank_world()[1] if training else 1
+    if world > 1 and 0 < n % batch_size < world:
+        steps -= 1  # a last batch smaller than the number of ranks would leave a rank with nothing to do
     with torch.set_grad_enabled(training):
         for step in range(steps):
             idx = order[step * batch_size:(step + 1) * batch_size]
+            global_size = idx.numel()
+            if world > 1:
+                idx = distributed.shard(idx)
             x, y = split.x[idx], split.y[idx]
             if augment is not None:
                 x = augment(x)
@@ -70,23 +80,27 @@ def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.
             loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing if training else 0.0)
             if training:
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # DDP averages the ranks' gradients; weighting by shard size makes that the global batch's mean.
+                (loss * (y.numel() * world / global_size) if world > 1 else loss).backward()
                 optimizer.step()
                 if schedule is not None:
                     schedule.step()
                 interrupt.check()  # SIGINT/SIGTERM: stop here, after a whole step; the last epoch's state is saved
             loss_sum += loss.detach() * y.numel()
             correct += (logits.argmax(1) == y).sum()
+            count += y.numel()
             if collect:
                 all_logits.append(logits.detach())
             if progress is not None and (step % 10 == 0 or step == steps - 1):
-                seen = min((step + 1) * batch_size, n)
+                seen = count.item()
                 progress.update(step + 1, loss_sum.item() / seen, correct.item() / seen)
-    mean_loss = loss_sum.item() / n
+    if world > 1:
+        loss_sum, correct, count = distributed.all_sum(loss_sum, correct, count)
+    mean_loss = loss_sum.item() / count.item()
     if training and not math.isfinite(mean_loss):
         raise Diverged(f"training loss became {mean_loss} (try a lower --lr)")
     logits = torch.cat(all_logits) if collect else None
-    return EpochResult(mean_loss, correct.item() / n, time.perf_counter() - start, logits)
+    return EpochResult(mean_loss, correct.item() / count.item(), time.perf_counter() - start, logits)
 
 
 @dataclass
@@ -110,6 +124,7 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     """
     optimizer = build_optimizer(model.parameters() if params is None else params, cfg)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    net = _data_parallel(model)  # the model itself outside torchrun
     schedule = build_schedule(optimizer, cfg, steps_per_epoch)
     augment = Augment(train.x.shape[-1], flip=flip_suits(cfg.dataset), seed=cfg.seed) if cfg.augment else None
     gen = torch.Generator().manual_seed(cfg.seed)  # data order
@@ -124,7 +139,7 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
         lr = optimizer.param_groups[0]["lr"]
         progress.start(epoch, cfg.epochs, steps_per_epoch)
         try:
-            tr = run_epoch(model, train, batch_size=cfg.batch_size, device=device, precision=precision,
+            tr = run_epoch(net, train, batch_size=cfg.batch_size, device=device, precision=precision,
                            optimizer=optimizer, schedule=schedule, augment=augment,
                            label_smoothing=cfg.label_smoothing, gen=gen, progress=progress)
         finally:
@@ -149,6 +164,15 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     model.load_state_dict(st.best_weights)
     images = len(train) * len(st.history)
     return FitResult(st.history, st.best_epoch, st.stopped_early, images / max(st.train_seconds, 1e-9), resumed_from)
+
+
+def _data_parallel(model: nn.Module) -> nn.Module:
+    """DistributedDataParallel around the model under torchrun (it starts from rank 0's weights)."""
+    if distributed.rank_world()[1] == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model)
 
 
 def evaluate(model: nn.Module, split: Split, device: torch.device, precision: str,

@@ -332,7 +332,7 @@ def extract_features(model: nn.Module, x: torch.Tensor, device: torch.device, pr
     model.eval()
     out = []
     with torch.no_grad():  # not inference_mode: the head's autograd must be able to read these tensors
-        for i in range(0, len(x), EVAL_BATCH):
+        for i in range(0, max(len(x), 1), EVAL_BATCH):  # an empty split (--val-fraction 0) still gives (0, ...)
             with autocast(device, precision):
                 f = model.forward_features(x[i:i + EVAL_BATCH])
             out.append(f.float())
