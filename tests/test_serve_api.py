@@ -39,7 +39,10 @@ def test_health_models_docs_and_page(client):
         assert m["dataset"] == "digits" and m["classes"] == [str(k) for k in range(10)]
         assert 0 < m["test_acc"] <= 1 and m["params"] > 1000 and m["input"] == [1, 8, 8]
         assert m["background"] == "dark"  # measured by the runner on the training images
-    assert "swagger" in client.get("/docs").text.lower()
+    docs = client.get("/docs").text
+    assert "swagger" in docs.lower() and "cdn" not in docs and "https://" not in docs  # works offline
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs-assets/{asset}" in docs and client.get(f"/docs-assets/{asset}").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "multipart/form-data" in spec["paths"]["/v1/predict"]["post"]["requestBody"]["content"]
     page = client.get("/")

@@ -3,7 +3,7 @@
 POST /v1/predict   multipart field `file`, or the raw image as the body; ?model=NAME&top_k=3&include_input=1
 GET  /v1/models    every model: name, dataset, classes, test accuracy, parameters
 GET  /healthz      liveness
-GET  /docs         OpenAPI docs (FastAPI's; the Swagger UI assets come from its CDN)
+GET  /docs         OpenAPI docs: Swagger UI served from the swagger-ui-bundle package, no CDN
 GET  /             the web page (static/, no external resources)
 """
 from __future__ import annotations
@@ -40,8 +40,9 @@ class TooLarge(Exception):
 def create_app(predictor: Predictor, max_upload: int = MAX_UPLOAD, max_pixels: int = MAX_PIXELS,
                concurrency: int | None = None) -> FastAPI:
     """The app around a loaded Predictor; `concurrency` bounds photos decoded at once (memory, cores)."""
-    app = FastAPI(title="bakeoff", version=__version__,
+    app = FastAPI(title="bakeoff", version=__version__, docs_url=None, redoc_url=None,
                   description="Image classifiers trained by bakeoff, side by side. The page is at /.")
+    _offline_docs(app)
     limiter = anyio.CapacityLimiter(concurrency or max(2, os.cpu_count() or 2))
 
     @app.exception_handler(RequestValidationError)
@@ -84,6 +85,21 @@ def create_app(predictor: Predictor, max_upload: int = MAX_UPLOAD, max_pixels: i
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI's files served from this machine: FastAPI's default loads them from a CDN."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="bakeoff API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
 async def read_image(request: Request, limit: int) -> bytes:
