@@ -1,5 +1,11 @@
 """Shared fixtures: an isolated cache and data environment for every test."""
-import pytest
+import os
+
+# Before any test module imports torch (bakeoff sets the same on import, but a test may import torch
+# first): OpenMP threads sleep when idle, so the suite's subprocesses do not starve each other's cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

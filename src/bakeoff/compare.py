@@ -10,6 +10,7 @@ from rich.console import Console
 
 from .config import GridConfig, RunConfig
 from .data import load_dataset, train_val_split
+from .errors import BakeoffError
 from .engine.checkpoint import atomic_write_text
 from .leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
 from .executors import LocalExecutor
@@ -25,10 +26,10 @@ def is_done(cfg: RunConfig, run_dir: Path) -> bool:
     if status is None or status.get("status") not in ("finished", "failed"):
         return False
     try:
-        saved = json.loads((run_dir / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        saved = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    except (OSError, json.JSONDecodeError, BakeoffError, TypeError):
         return False
-    return saved == cfg.to_dict()
+    return saved.to_dict() == cfg.to_dict()  # via RunConfig: options added later take their defaults
 
 
 def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console | None = None,

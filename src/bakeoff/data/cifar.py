@@ -4,6 +4,7 @@ from __future__ import annotations
 import codecs
 import io
 import pickle
+import pickletools
 import tarfile
 from pathlib import Path
 
@@ -144,6 +145,13 @@ def _batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _unpickle(blob: bytes, where: str):
+    try:
+        # A dry pass over the opcodes first: a damaged length field (a flipped bit in BINBYTES) would make
+        # the real unpickler allocate what the field claims, up to 4 GB; genops reads only what is there.
+        for _ in pickletools.genops(blob):
+            pass
+    except Exception as e:
+        raise DatasetError(f"{where}: corrupt pickle ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
     try:
         # encoding="bytes": Python 2 str keys (b'data') stay bytes instead of failing to decode
         obj = _BatchUnpickler(io.BytesIO(blob), encoding="bytes").load()
