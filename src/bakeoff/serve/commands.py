@@ -127,11 +127,11 @@ def serve_from_args(args) -> int:
     if args.max_upload_mb <= 0:
         raise BakeoffError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
     _check_port_free(args.host, args.port)
-    torch.set_num_threads(args.threads)  # per request; concurrent requests share the cores
     predictor = Predictor.load(args.paths, runtime=args.runtime, threads=args.threads)
     names = ", ".join(m.name for m in predictor.models[:5]) + (" ..." if len(predictor.models) > 5 else "")
     print(f"loaded {len(predictor.models)} model{'s' * (len(predictor.models) != 1)} ({args.runtime}): {names}")
     print(f"serving on http://{args.host}:{args.port}/  (API docs at /docs; Ctrl-C stops)", flush=True)
+    torch.set_num_threads(args.threads)  # per request; concurrent requests share the cores (set last: never on a failed start)
     run_server(predictor, args.host, args.port, max_upload=int(args.max_upload_mb * 1024 * 1024))
     return 0
 
