@@ -131,7 +131,7 @@ def serve_from_args(args) -> int:
     names = ", ".join(m.name for m in predictor.models[:5]) + (" ..." if len(predictor.models) > 5 else "")
     print(f"loaded {len(predictor.models)} model{'s' * (len(predictor.models) != 1)} ({args.runtime}): {names}")
     print(f"serving on http://{args.host}:{args.port}/  (API docs at /docs; Ctrl-C stops)", flush=True)
-    torch.set_num_threads(args.threads)  # per request; concurrent requests share the cores (set last: never on a failed start)
+    torch.set_num_threads(args.threads)  # per request, set last: a failed start must not leak it
     run_server(predictor, args.host, args.port, max_upload=int(args.max_upload_mb * 1024 * 1024))
     return 0
 
