@@ -137,7 +137,7 @@ def _decode(path: Path, size: int, gray: bool) -> np.ndarray:
             if im.format == "JPEG":
                 im.draft(None, (size, size))  # let libjpeg decode at 1/2..1/8 scale: big photos load far faster
             im = ImageOps.exif_transpose(im)  # a copy, decoded, the right way up
-    im = _to_mode(im, gray)
+    im = to_mode(im, gray)
     w, h = im.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
@@ -146,8 +146,9 @@ def _decode(path: Path, size: int, gray: bool) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8)
 
 
-def _to_mode(im: Image.Image, gray: bool) -> Image.Image:
-    """8-bit 'L' or 'RGB'; 16-bit and float grayscale are rescaled, not clipped as PIL's convert would."""
+def to_mode(im: Image.Image, gray: bool) -> Image.Image:
+    """8-bit 'L' or 'RGB'; 16-bit and float grayscale are rescaled, not clipped as PIL's convert would,
+    and transparency is composited on white (a cut-out reads as paper). Serving converts photos with it too."""
     if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         a = np.asarray(im, dtype=np.float32)
         if im.mode == "F" and a.size and a.max() <= 1.0:

@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
+from ..data.folder import to_mode
 from ..errors import BakeoffError
 
 MAX_PIXELS = 40_000_000  # after JPEG draft decoding: a 40 Mpixel RGBA image decodes to 160 MB
-# Modes `_to_mode` turns into L or RGB faithfully; others (LAB, HSV, ...) would be silently wrong.
+# Modes `to_mode` (the folder loader's) turns into L or RGB faithfully; others (LAB, HSV, ...) would be silently wrong.
 SUPPORTED_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
                    "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 RESAMPLE = Image.Resampling.LANCZOS  # antialiased when shrinking, as the folder loader resizes
@@ -121,22 +122,6 @@ def object_view(im: Image.Image, size: int, background: str, object_fill: float)
     if background == "light":
         x = 1 - x
     return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
-
-
-def to_mode(im: Image.Image, gray: bool) -> Image.Image:
-    """8-bit L or RGB as the folder loader converts (tests check they agree): 16-bit and float grayscale
-    rescaled rather than clipped, transparency composited on white (a cut-out reads as paper)."""
-    if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        a = np.asarray(im, dtype=np.float32)
-        if im.mode == "F" and a.size and a.max() <= 1.0:
-            a = a * 255.0  # float images in 0..1
-        elif im.mode != "F" and (im.mode.startswith("I;16") or (a.size and a.max() > 255)):
-            a = a / 257.0  # 16-bit range 0..65535 onto 0..255
-        im = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
-    if im.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    return im.convert("L" if gray else "RGB")
 
 
 def normalize(view: np.ndarray, mean: list[float], std: list[float]) -> np.ndarray:
