@@ -8,7 +8,7 @@ from PIL import Image
 
 from bakeoff.data import load_dataset
 from bakeoff.runner import normalize as runner_normalize
-from bakeoff.runner import photo_domain
+from bakeoff.data.domain import photo_domain
 from bakeoff.serve.preprocess import PhotoError, model_view, normalize, open_photo
 
 FASHION = {"dataset": "fashion-mnist", "in_chans": 1, "img_size": 28, "mean": [0.286], "std": [0.353],
