@@ -21,13 +21,8 @@ RUN = "autoencoder_adam_lr0.001_noaug_seed0"
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on 2 shared, busy cores two OpenMP threads wait on each other (measured: an
-    autoencoder step on 32 digits took 1.3 s with 2 threads, 0.03 s with 1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _single_thread(one_thread):
+    """Every test here runs on one intra-op thread (conftest.one_thread says why)."""
 
 
 @pytest.mark.parametrize(("in_chans", "size", "map_side"), [(1, 8, 1), (1, 28, 1), (3, 32, 2), (3, 48, 3)])

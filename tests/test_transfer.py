@@ -28,13 +28,8 @@ CPU = torch.device("cpu")
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on 2 shared, busy cores two OpenMP threads wait on each other (measured: an
-    autoencoder step on 32 digits took 1.3 s with 2 threads, 0.03 s with 1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _single_thread(one_thread):
+    """Every test here runs on one intra-op thread (conftest.one_thread says why)."""
 
 
 def _keys(model: nn.Module) -> list[tuple[str, tuple]]:
