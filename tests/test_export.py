@@ -1,5 +1,4 @@
 """`bakeoff export`: ONNX and TorchScript files that answer as PyTorch does, or nothing written and exit 2."""
-import io
 import json
 
 import numpy as np

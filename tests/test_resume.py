@@ -118,7 +118,6 @@ def test_no_space_left_is_one_line_and_keeps_finished_runs(tmp_path, monkeypatch
     from bakeoff.engine import checkpoint
 
     real = checkpoint.atomic_write_bytes
-    writes = {"n": 0}
 
     def failing(path, data):
         if "cnn4" in str(path):  # the second run hits a full disk

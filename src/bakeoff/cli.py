@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from pathlib import Path
 
-from .errors import BakeoffError, ConfigError
+from .errors import BakeoffError
 
 DATA_DIR_HELP = "folder holding the dataset files (DIR/<name>/ or DIR/ itself); default: $BAKEOFF_DATA, then ~/.cache/bakeoff"
 
@@ -258,11 +256,6 @@ def cmd_export(args) -> int:
 COMMANDS = {"compare": cmd_compare, "train": cmd_train, "evaluate": cmd_evaluate,
             "models": cmd_models, "datasets": cmd_datasets, "report": cmd_report,
             "predict": cmd_predict, "serve": cmd_serve, "export": cmd_export}
-
-
-def default_out(dataset: str) -> Path:
-    """runs/<dataset>, with `folder:PATH` and `arrays:PATH` made into a safe folder name."""
-    return Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "-", dataset).strip("-")
 
 
 def _version() -> str:

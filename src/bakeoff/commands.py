@@ -1,6 +1,7 @@
 """What each subcommand does, given parsed flags: turns flags into configs and calls the library."""
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -50,9 +51,12 @@ def grid_from_args(args) -> tuple[GridConfig, Path]:
     base = {k: v for k, v in options.items() if k in RUN_FIELDS and k not in GRID_AXES.values()}
     grid = GridConfig(**axes, base=base)
     dataset = base.get("dataset", RunConfig.dataset)
-    from .cli import default_out
-
     return grid, Path(out) if out else default_out(dataset)
+
+
+def default_out(dataset: str) -> Path:
+    """runs/<dataset>, with `folder:PATH` and `arrays:PATH` made into a safe folder name."""
+    return Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "-", dataset).strip("-")
 
 
 def compare_from_args(args) -> list[dict]:

@@ -15,7 +15,7 @@ from .engine.checkpoint import atomic_write_text
 from .leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
 from .executors import LocalExecutor
 from .runlock import disk_errors, run_lock
-from .runner import PreparedData, execute_run, read_status, versions
+from .runner import PreparedData, read_status, versions
 
 LOCK_FILE = ".lock"
 

@@ -1,9 +1,11 @@
 """Checkpoints that rebuild their model alone, written atomically."""
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -35,8 +37,6 @@ def atomic_write_text(path: Path, text: str) -> None:
 def save_checkpoint(path: Path, model: nn.Module, *, model_name: str, model_kwargs: dict, classes: list[str],
                     preprocessing: dict, config: dict, metrics: dict | None = None) -> None:
     """Everything needed to rebuild and feed the model: name, kwargs, weights, classes, preprocessing."""
-    import io
-
     state = {
         "model": model_name,
         "model_kwargs": model_kwargs,  # num_classes, in_chans, img_size
@@ -65,6 +65,8 @@ def load_checkpoint(path: str | Path) -> dict:
         raise BakeoffError(f"{p}: refused to load: it holds Python objects that could run code; "
                            "a bakeoff checkpoint holds only tensors and plain data") from None
     except Exception as e:  # truncated zip, not a torch file
+        if not zipfile.is_zipfile(p):  # torch.save writes a zip archive; anything else fails obscurely
+            raise BakeoffError(f"{p}: not a bakeoff checkpoint (not a file written by torch.save)") from None
         raise BakeoffError(f"{p}: not a readable bakeoff checkpoint ({str(e).splitlines()[0][:200]})") from None
     missing = {"model", "model_kwargs", "state_dict", "classes", "preprocessing"} - set(ckpt if isinstance(ckpt, dict) else {})
     if missing:
