@@ -145,3 +145,32 @@ def test_cifar_batch_with_code_payload_is_refused(tmp_path):
         (folder / name).write_bytes(pickle.dumps({b"data": Payload()}, protocol=2))
     with pytest.raises(DatasetError, match="refused|not allowed|forbidden|unsafe"):
         load_cifar10(folder)
+
+
+def _cifar_folder_of(tmp_path, blob: bytes):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]:
+        (folder / name).write_bytes(blob)
+    return folder
+
+
+# Each of these few-byte pickles would make an unguarded unpickler allocate gigabytes:
+# a memo slot number far beyond the file (the C unpickler grows its memo table to it; found by CI's fuzzing),
+# bytes(n) with a size, and numpy's _reconstruct with a huge shape.
+HUGE_ALLOCATIONS = {
+    "memo slot": b"\x80\x02}r\x0b\x80q\x0c.",
+    "bytes(size)": b"\x80\x02c__builtin__\nbytes\nJ\x00\x00\x00\xc0\x85R.",
+    "reconstruct shape": b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nJ\x00\x00\x00\x40\x85U\x01b\x87R.",
+}
+
+
+@pytest.mark.parametrize("name", HUGE_ALLOCATIONS)
+def test_cifar_pickle_asking_for_gigabytes_is_refused_before_allocating(tmp_path, name):
+    folder = _cifar_folder_of(tmp_path, HUGE_ALLOCATIONS[name])
+    tracemalloc.start()
+    with pytest.raises(DatasetError, match="corrupt pickle|refused"):
+        load_cifar10(folder)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1 << 20

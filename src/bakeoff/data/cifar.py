@@ -30,17 +30,41 @@ TEST_BATCH = "test_batch"
 META = "batches.meta"
 ROW = 3 * 32 * 32  # one image per row: R plane, then G, then B, each 32x32 row-major
 
+MEMO_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
+
+
+def _no_size_call(kind):
+    """`bytes`/`bytearray` as a pickle may call them, except with a size: bytes(3_000_000_000) allocates."""
+    def build(*args):
+        if args and isinstance(args[0], int):
+            raise pickle.UnpicklingError(f"refused {kind.__name__}({args[0]})")
+        return kind(*args)
+    return build
+
+
+class _NdarrayClass:
+    """Stands for numpy.ndarray in a batch: usable as _reconstruct's argument, never called directly
+    (numpy.ndarray(shape) would allocate whatever shape the file claims)."""
+
+
+def _small_reconstruct(subtype, shape, dtype):
+    # numpy pickles an array as _reconstruct(ndarray, (0,), b'b') then fills it from bytes of the file
+    if subtype is not _NdarrayClass or not isinstance(shape, tuple) or int(np.prod(shape)) > 1:
+        raise pickle.UnpicklingError(f"refused _reconstruct with shape {shape!r}")
+    return _reconstruct(np.ndarray, shape, dtype)
+
+
 # Everything the official batches (pickled by Python 2, protocol 2) and our fixtures need;
 # anything else, e.g. os.system or builtins.eval, is refused before it can run.
 _builtins = {"list": list, "dict": dict, "tuple": tuple, "set": set, "frozenset": frozenset,
-             "bytes": bytes, "bytearray": bytearray}
+             "bytes": _no_size_call(bytes), "bytearray": _no_size_call(bytearray)}
 _ALLOWED = {
     **{("builtins", k): v for k, v in _builtins.items()},
     **{("__builtin__", k): v for k, v in _builtins.items()},
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): _NdarrayClass,
     ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.multiarray", "_reconstruct"): _small_reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _small_reconstruct,
     ("numpy.core.multiarray", "scalar"): scalar,
     ("numpy._core.multiarray", "scalar"): scalar,
     ("_codecs", "encode"): codecs.encode,  # how Python 3 pickles bytes at protocol 2
@@ -148,8 +172,11 @@ def _unpickle(blob: bytes, where: str):
     try:
         # A dry pass over the opcodes first: a damaged length field (a flipped bit in BINBYTES) would make
         # the real unpickler allocate what the field claims, up to 4 GB; genops reads only what is there.
-        for _ in pickletools.genops(blob):
-            pass
+        # Memo slots are numbered in order; a damaged LONG_BINPUT 208755979 would make the C unpickler
+        # grow its memo table to that many entries (3 GB), so a slot beyond the opcodes seen is refused.
+        for count, (op, arg, _) in enumerate(pickletools.genops(blob)):
+            if op.name in MEMO_OPS and arg > count:
+                raise ValueError(f"memo slot {arg} at opcode {count}")
     except Exception as e:
         raise DatasetError(f"{where}: corrupt pickle ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
     try:
