@@ -60,14 +60,41 @@ def accept_md5s(monkeypatch, name: str, md5s: dict[str, str]) -> None:
     monkeypatch.setitem(idx.OFFICIAL_MD5, name, dict(md5s))
 
 
+class Py2Pickler(pickle._Pickler):
+    """Pickles as Python 2 did for the official CIFAR-10 batches: str and bytes both as 8-bit strings
+    (SHORT_BINSTRING / BINSTRING), which Python 3 reads back as bytes with encoding="bytes"."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_string(self, obj, save_persistent_id=True):
+        raw = obj.encode("latin-1") if isinstance(obj, str) else obj
+        if len(raw) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(raw)]) + raw)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(raw)) + raw)
+        self.memoize(obj)
+
+    dispatch[str] = save_string
+    dispatch[bytes] = save_string
+
+
+def py2_dumps(obj) -> bytes:
+    buf = io.BytesIO()
+    Py2Pickler(buf, protocol=2).dump(obj)
+    return buf.getvalue()
+
+
 def cifar_batch_blobs(x_train, y_train, x_test, y_test, label_names=CIFAR_CLASSES,
-                      n_batches: int = 5) -> dict[str, bytes]:
-    """{file name: pickle bytes} like cifar-10-batches-py: x is HWC uint8 (N, 32, 32, 3)."""
+                      n_batches: int = 5, python2: bool = True) -> dict[str, bytes]:
+    """{file name: pickle bytes} like cifar-10-batches-py: x is HWC uint8 (N, 32, 32, 3).
+
+    python2: pickled as the official files were (8-bit strings); else by Python 3's pickle at protocol 2."""
+    dumps = py2_dumps if python2 else (lambda obj: pickle.dumps(obj, protocol=2))
     def batch(x, y, label):
         rows = np.ascontiguousarray(np.asarray(x, np.uint8).transpose(0, 3, 1, 2).reshape(len(x), -1))  # planar R, G, B
         d = {b"batch_label": label.encode(), b"labels": [int(v) for v in y], b"data": rows,
              b"filenames": [f"img_{i}.png".encode() for i in range(len(x))]}
-        return pickle.dumps(d, protocol=2)  # protocol 2, as the official (Python 2) files
+        return dumps(d)
 
     blobs = {}
     parts = np.array_split(np.arange(len(x_train)), n_batches)
@@ -75,15 +102,16 @@ def cifar_batch_blobs(x_train, y_train, x_test, y_test, label_names=CIFAR_CLASSE
         blobs[f"data_batch_{i}"] = batch(x_train[part], np.asarray(y_train)[part], f"training batch {i} of {n_batches}")
     blobs["test_batch"] = batch(x_test, y_test, "testing batch 1 of 1")
     meta = {b"num_cases_per_batch": len(parts[0]), b"label_names": [n.encode() for n in label_names], b"num_vis": 3072}
-    blobs["batches.meta"] = pickle.dumps(meta, protocol=2)
+    blobs["batches.meta"] = dumps(meta)
     return blobs
 
 
-def write_cifar_batches(dir, x_train, y_train, x_test, y_test, label_names=CIFAR_CLASSES) -> Path:
+def write_cifar_batches(dir, x_train, y_train, x_test, y_test, label_names=CIFAR_CLASSES,
+                        python2: bool = True) -> Path:
     """`dir/cifar-10-batches-py/` with data_batch_1..5, test_batch, batches.meta; returns that folder."""
     out = Path(dir) / "cifar-10-batches-py"
     out.mkdir(parents=True, exist_ok=True)
-    for name, blob in cifar_batch_blobs(x_train, y_train, x_test, y_test, label_names).items():
+    for name, blob in cifar_batch_blobs(x_train, y_train, x_test, y_test, label_names, python2=python2).items():
         (out / name).write_bytes(blob)
     return out
 

@@ -210,10 +210,11 @@ def test_idx_label_out_of_range(tmp_path):
 
 # ---------------------------------------------------------------- CIFAR-10
 
-def test_cifar_batches_round_trip(tmp_path):
+@pytest.mark.parametrize("python2", [True, False], ids=["pickled-by-python2", "pickled-by-python3"])
+def test_cifar_batches_round_trip(tmp_path, python2):
     arrays = cifar_arrays()
     names = [f"class{k}" for k in range(10)]  # from batches.meta, not the built-in list
-    write_cifar_batches(tmp_path, *arrays, label_names=names)
+    write_cifar_batches(tmp_path, *arrays, label_names=names, python2=python2)
     ds = load_dataset("cifar10", data_dir=tmp_path, download=False)
     assert_matches(ds, *arrays)
     assert ds.x_train.shape == (20, 3, 32, 32) and ds.classes == names

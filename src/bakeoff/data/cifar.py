@@ -1,10 +1,6 @@
 """CIFAR-10 from the official python batches (a folder or the .tar.gz) or from an .npz."""
 from __future__ import annotations
 
-import codecs
-import io
-import pickle
-import pickletools
 import tarfile
 from pathlib import Path
 
@@ -14,11 +10,7 @@ import torch
 from ..errors import DatasetError
 from .arrays import load_arrays
 from .dataset import Dataset
-
-try:  # numpy >= 2 moved the pickle helpers; asking for the old name would warn
-    from numpy._core.multiarray import _reconstruct, scalar
-except ImportError:  # numpy 1.x
-    from numpy.core.multiarray import _reconstruct, scalar
+from .safe_pickle import UnsafePickle, safe_loads
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 BATCHES_DIR = "cifar-10-batches-py"
@@ -29,56 +21,6 @@ TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCH = "test_batch"
 META = "batches.meta"
 ROW = 3 * 32 * 32  # one image per row: R plane, then G, then B, each 32x32 row-major
-
-MEMO_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
-
-
-def _no_size_call(kind):
-    """`bytes`/`bytearray` as a pickle may call them, except with a size: bytes(3_000_000_000) allocates."""
-    def build(*args):
-        if args and isinstance(args[0], int):
-            raise pickle.UnpicklingError(f"refused {kind.__name__}({args[0]})")
-        return kind(*args)
-    return build
-
-
-class _NdarrayClass:
-    """Stands for numpy.ndarray in a batch: usable as _reconstruct's argument, never called directly
-    (numpy.ndarray(shape) would allocate whatever shape the file claims)."""
-
-
-def _small_reconstruct(subtype, shape, dtype):
-    # numpy pickles an array as _reconstruct(ndarray, (0,), b'b') then fills it from bytes of the file
-    if subtype is not _NdarrayClass or not isinstance(shape, tuple) or int(np.prod(shape)) > 1:
-        raise pickle.UnpicklingError(f"refused _reconstruct with shape {shape!r}")
-    return _reconstruct(np.ndarray, shape, dtype)
-
-
-# Everything the official batches (pickled by Python 2, protocol 2) and our fixtures need;
-# anything else, e.g. os.system or builtins.eval, is refused before it can run.
-_builtins = {"list": list, "dict": dict, "tuple": tuple, "set": set, "frozenset": frozenset,
-             "bytes": _no_size_call(bytes), "bytearray": _no_size_call(bytearray)}
-_ALLOWED = {
-    **{("builtins", k): v for k, v in _builtins.items()},
-    **{("__builtin__", k): v for k, v in _builtins.items()},
-    ("numpy", "ndarray"): _NdarrayClass,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _small_reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _small_reconstruct,
-    ("numpy.core.multiarray", "scalar"): scalar,
-    ("numpy._core.multiarray", "scalar"): scalar,
-    ("_codecs", "encode"): codecs.encode,  # how Python 3 pickles bytes at protocol 2
-}
-
-
-class _BatchUnpickler(pickle.Unpickler):
-    """An Unpickler that builds only numpy arrays and plain containers, so a hostile file cannot run code."""
-
-    def find_class(self, module: str, name: str):
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"refused to load {module}.{name}") from None
 
 
 def find_cifar(folder: Path) -> Path | None:
@@ -170,22 +112,11 @@ def _batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _unpickle(blob: bytes, where: str):
     try:
-        # A dry pass over the opcodes first: a damaged length field (a flipped bit in BINBYTES) would make
-        # the real unpickler allocate what the field claims, up to 4 GB; genops reads only what is there.
-        # Memo slots are numbered in order; a damaged LONG_BINPUT 208755979 would make the C unpickler
-        # grow its memo table to that many entries (3 GB), so a slot beyond the opcodes seen is refused.
-        for count, (op, arg, _) in enumerate(pickletools.genops(blob)):
-            if op.name in MEMO_OPS and arg > count:
-                raise ValueError(f"memo slot {arg} at opcode {count}")
-    except Exception as e:
-        raise DatasetError(f"{where}: corrupt pickle ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
-    try:
-        # encoding="bytes": Python 2 str keys (b'data') stay bytes instead of failing to decode
-        obj = _BatchUnpickler(io.BytesIO(blob), encoding="bytes").load()
-    except pickle.UnpicklingError as e:
+        obj = safe_loads(blob)
+    except UnsafePickle as e:
         raise DatasetError(f"{where}: not an official CIFAR-10 batch ({e})") from None
     except Exception as e:  # a damaged pickle can raise nearly anything (EOFError, ValueError, TypeError, ...)
-        raise DatasetError(f"{where}: corrupt pickle ({type(e).__name__}: {e})") from None
+        raise DatasetError(f"{where}: corrupt pickle ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
     if not isinstance(obj, dict):
         raise DatasetError(f"{where}: expected a pickled dict, got {type(obj).__name__}")
     return obj
