@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup setup-test browser clean
+.PHONY: demo test setup setup-test browser keras-venv clean
 
 # Debian's Chromium drives the real-browser tests (report and web page); installed once where missing.
 CHROMIUM := /usr/bin/chromium
@@ -37,5 +37,13 @@ demo: setup
 test: setup-test
 	$(BIN)/python -m pytest
 
+# bench/keras_reference.py only: TensorFlow in its own venv, never a project dependency.
+KERAS_VENV := .venv-keras
+keras-venv: $(KERAS_VENV)/.installed
+$(KERAS_VENV)/.installed:
+	$(PYTHON) -m venv $(KERAS_VENV)
+	$(KERAS_VENV)/bin/pip install -q tensorflow-cpu==2.21.0 numpy
+	touch $@
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(KERAS_VENV) runs .pytest_cache

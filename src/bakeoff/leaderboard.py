@@ -13,9 +13,10 @@ from .engine.checkpoint import atomic_write_text
 
 COLUMNS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "test_acc_mean",
            "test_acc_std", "test_loss", "params", "mflops", "train_seconds", "seconds_per_epoch", "images_per_s",
-           "infer_ms", "seeds", "failed"]
+           "train_gflops_per_s", "peak_memory_mb", "infer_ms", "seeds", "failed"]
 # Means over seeds of these metrics.json fields.
-AVERAGED = ["train_acc", "val_acc", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_s", "infer_ms"]
+AVERAGED = ["train_acc", "val_acc", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_s",
+            "train_gflops_per_s", "peak_memory_mb", "infer_ms"]
 
 
 def build_leaderboard(runs: list[tuple[dict, dict]]) -> list[dict]:
@@ -52,6 +53,10 @@ def _fmt(key: str, value) -> str:
         return f"{100 * value:.2f}"  # percent
     if key in ("params",):
         return f"{value:,}"
+    if key in ("images_per_s", "peak_memory_mb"):
+        return f"{value:,.0f}"
+    if key == "train_gflops_per_s":
+        return f"{value:.1f}"
     if isinstance(value, float):
         return f"{value:.4g}" if key != "lr" else f"{value:g}"
     return str(value)
@@ -81,8 +86,9 @@ def print_leaderboard(rows: list[dict], title: str, console: Console | None = No
         console.width = max(console.width, 160)  # a pipe or log file: never truncate the numbers
     table = Table(title=title)
     shown = ["model", "optimizer", "lr", "augment", "n_seeds", "val_acc", "test_acc_mean", "test_acc_std",
-             "params", "mflops", "train_seconds", "infer_ms"]
-    headers = {"test_acc_mean": "test_acc", "test_acc_std": "±std", "train_seconds": "train_s"}
+             "params", "mflops", "train_seconds", "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms"]
+    headers = {"test_acc_mean": "test_acc", "test_acc_std": "±std", "train_seconds": "train_s", "images_per_s": "img/s",
+               "train_gflops_per_s": "GFLOP/s", "peak_memory_mb": "peak_MB"}
     for c in shown:
         table.add_column(headers.get(c, c), justify="left" if c in ("model", "optimizer") else "right")
     for r in rows:

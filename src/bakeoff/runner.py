@@ -32,7 +32,8 @@ from .engine.device import resolve_device, resolve_precision
 from .engine.interrupt import Interrupted
 from .engine.loop import Diverged, Split, evaluate
 from .engine.state import STATE_FILE
-from .engine.metrics import count_params, forward_mflops
+from .engine.memory import PeakMemory
+from .engine.metrics import count_params, forward_mflops, train_mflops
 from .models import create_model
 
 HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
@@ -109,9 +110,10 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
             "versions": versions(), **pretrained}
     state_path = run_dir / STATE_FILE if resumable else None
     try:
-        result, extra = strategy.train_model(model, train, val, cfg, device, precision, mean=data.mean, std=data.std,
-                                             on_epoch=lambda h: write_history(run_dir, h), quiet=quiet,
-                                             state_path=state_path)
+        with PeakMemory(device) as memory:
+            result, extra = strategy.train_model(model, train, val, cfg, device, precision, mean=data.mean,
+                                                 std=data.std, on_epoch=lambda h: write_history(run_dir, h),
+                                                 quiet=quiet, state_path=state_path)
     except Diverged as e:
         metrics = {**base, "status": "failed", "reason": str(e)}
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
@@ -135,6 +137,8 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
         "seconds_per_epoch": sum(r["seconds"] for r in result.history) / len(result.history),
         "resumed_from_epoch": result.resumed_from,
         "images_per_s": result.train_images_per_s,
+        **throughput(model, cfg, ds, result.train_images_per_s),
+        "peak_memory_mb": memory.peak_mb, "peak_memory_kind": memory.kind,
         "infer_ms": 1000 * test_result.seconds / len(test),  # per image, batched, on the test set
         **extra,  # transfer / autoencoder numbers (engine/strategy.py)
     }
@@ -144,6 +148,18 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")  # last: the run is done
     (run_dir / STATE_FILE).unlink(missing_ok=True)  # resuming is no longer needed; best.pt holds the weights
     return metrics
+
+
+def throughput(model, cfg: RunConfig, ds: Dataset, images_per_s: float) -> dict:
+    """Achieved training GFLOP/s: counted FLOPs of a training step per image x images per second.
+
+    Only for one-stage training of the whole model; a frozen backbone, fine-tuned blocks or the autoencoder's
+    stages do other work per image than the full step that would be counted.
+    """
+    if strategy.is_autoencoder(model) or cfg.freeze != "none" or cfg.finetune_blocks:
+        return {}
+    mflops = train_mflops(model, ds.in_chans, ds.img_size)
+    return {"train_mflops": mflops, "train_gflops_per_s": mflops * images_per_s / 1e3}
 
 
 def write_history(run_dir: Path, rows: list[dict]) -> None:

@@ -169,6 +169,8 @@ LEADERBOARD = [
     ("train_seconds", "train time (s)", lambda v: f"{v:.1f}", "min"),
     ("seconds_per_epoch", "s / epoch", lambda v: f"{v:.2f}", "min"),
     ("images_per_s", "train img/s", lambda v: f"{v:,.0f}", "max"),
+    ("train_gflops_per_s", "train GFLOP/s", lambda v: f"{v:,.1f}", "max"),
+    ("peak_memory_mb", "peak memory (MB)", lambda v: f"{v:,.0f}", "min"),
     ("infer_ms", "infer ms / image", lambda v: f"{v:.4f}", "min"),
     ("failed", "failed runs", str, None),
 ]
