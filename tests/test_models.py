@@ -174,4 +174,4 @@ def test_bad_sizes_fail_loudly(kwargs):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_docstring_names_the_seed(name):
-    assert re.search(r"[Ss]eed \d{3}|baseline|He et al", model_doc(name)), model_doc(name)
+    assert re.search(r"[Ss]eed \d{3}|baseline|He et al|airbench", model_doc(name)), model_doc(name)

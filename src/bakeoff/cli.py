@@ -40,6 +40,10 @@ def _add_train_options(p: Parser) -> None:
     p.add_argument("--label-smoothing", type=float, help="training-loss label smoothing (default: 0)")
     p.add_argument("--momentum", type=float, help="sgd momentum (default: 0.9)")
     p.add_argument("--schedule", help="none (default), cosine or onecycle")
+    p.add_argument("--recipe", help="none (default) or fast: a preset of model and training options for the least "
+                   "time to a good accuracy (see README); flags given here override it")
+    p.add_argument("--tta", action="store_true", default=None,
+                   help="test-time augmentation: average each image's logits with its mirror image's (default: off)")
     p.add_argument("--patience", type=int, help="stop after N epochs without val-loss improvement (default: off)")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--precision", help="auto (default: bf16 where the hardware has it), fp32 or bf16")

@@ -6,7 +6,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from .config import GRID_AXES, GridConfig, RunConfig, load_grid_file, parse_list
-from .errors import ConfigError
+from .errors import ConfigError, unknown_choice
+from .recipes import RECIPES, recipe_options
 
 # Flag names shared by `compare` and `train` that map one-to-one onto RunConfig fields.
 RUN_FIELDS = [f.name for f in fields(RunConfig)]
@@ -43,15 +44,29 @@ def _to_bool(v) -> bool:
 
 
 def grid_from_args(args) -> tuple[GridConfig, Path]:
-    """Defaults < grid YAML (-c) < flags given on the command line."""
+    """Defaults < recipe (--recipe) < grid YAML (-c) < flags given on the command line."""
     options = load_grid_file(args.config) if getattr(args, "config", None) else {}
     options.update(_given(args, list(GRID_AXES) + RUN_FIELDS + ["out"]))
+    options = {**_recipe_defaults(options), **options}
     out = options.pop("out", None)
     axes = {k: _as_list(k, options.pop(k)) for k in list(GRID_AXES) if k in options}
     base = {k: v for k, v in options.items() if k in RUN_FIELDS and k not in GRID_AXES.values()}
     grid = GridConfig(**axes, base=base)
     dataset = base.get("dataset", RunConfig.dataset)
     return grid, Path(out) if out else default_out(dataset)
+
+
+def _recipe_defaults(options: dict) -> dict:
+    """What the chosen recipe sets for the chosen dataset; a single --lr/--seed etc. becomes a grid axis."""
+    recipe = options.get("recipe", RunConfig.recipe)
+    if recipe not in RECIPES:
+        raise unknown_choice("recipe", recipe, RECIPES)
+    preset = recipe_options(recipe, options.get("dataset", RunConfig.dataset))
+    for single, axis in (("optimizer", "optimizers"), ("lr", "lrs"), ("augment", "augment")):
+        if single in preset:
+            value = preset.pop(single)
+            preset[axis] = [value]
+    return preset
 
 
 def default_out(dataset: str) -> Path:
@@ -103,7 +118,8 @@ def train_from_args(args) -> list[dict]:
         setattr(args, axis, None if value is None else [value])
     args.augment = None if args.augment is None else [args.augment]
     args.config = None
-    args.models = args.models or [RunConfig.model]
+    if not args.models and (getattr(args, "recipe", None) or "none") == "none":
+        args.models = [RunConfig.model]  # else the recipe names the model
     if getattr(args, "distributed", False):
         return _train_distributed(args)
     return compare_from_args(args)

@@ -35,8 +35,10 @@ class RunConfig:
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     augment: bool = False  # random crop with padding, plus horizontal flip where it suits the data
+    tta: bool = False  # test-time augmentation: validation and test logits averaged with the mirror image's
     patience: int | None = None  # epochs without val-loss improvement before stopping; None: never stop early
     seed: int = 0
+    recipe: str = "none"  # a preset of the fields above (engine/recipes.py); recorded for the record
     device: str = "auto"  # cuda when available
     precision: str = "auto"  # bf16 autocast on CPUs with AVX512-BF16 and GPUs that support it
     # Transfer learning and the autoencoder (engine/transfer.py, engine/autoencoder_fit.py)
@@ -62,6 +64,10 @@ class RunConfig:
                                      ("precision", self.precision, PRECISIONS)):
             if value not in choices:
                 raise unknown_choice(name, value, choices)
+        from .recipes import RECIPES
+
+        if self.recipe not in RECIPES:
+            raise unknown_choice("recipe", self.recipe, RECIPES)
         _check(self.lr > 0, f"--lr must be positive, got {self.lr}")
         _check(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
         _check(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
@@ -93,7 +99,8 @@ class RunConfig:
     def run_id(self) -> str:
         """Folder name of the run: the grid coordinates that tell runs apart."""
         aug = "aug" if self.augment else "noaug"
-        return f"{self.model}_{self.optimizer}_lr{self.lr:g}_{aug}_seed{self.seed}{self._transfer_suffix()}"
+        recipe = "" if self.recipe == "none" else f"_{self.recipe}"
+        return f"{self.model}_{self.optimizer}_lr{self.lr:g}_{aug}_seed{self.seed}{recipe}{self._transfer_suffix()}"
 
     def _transfer_suffix(self) -> str:
         """Transfer and autoencoder options that differ from their defaults ('' keeps older run ids)."""

@@ -30,7 +30,7 @@ from .engine import strategy
 from .engine.checkpoint import atomic_write_bytes, atomic_write_text, save_checkpoint
 from .engine.device import resolve_device, resolve_precision
 from .engine.interrupt import Interrupted
-from .engine.loop import Diverged, Split, evaluate
+from .engine.loop import Diverged, Split, evaluate, uses_tta
 from .engine.state import STATE_FILE
 from .engine.memory import PeakMemory
 from .engine.metrics import count_params, forward_mflops, train_mflops
@@ -123,7 +123,7 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
         metrics = {**base, "status": "interrupted", "reason": str(e)}
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         raise
-    test_result = evaluate(model, test, device, precision, collect=True)
+    test_result = evaluate(model, test, device, precision, collect=True, tta=uses_tta(cfg))
     extra.update(strategy.after_training(model, cfg, mean=data.mean, std=data.std, classes=ds.classes, train=train,
                                          test=test, run_dir=run_dir, device=device, precision=precision))
     best = result.history[result.best_epoch - 1]

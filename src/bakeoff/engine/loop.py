@@ -47,8 +47,10 @@ class EpochResult:
 def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.device, precision: str,
               optimizer: torch.optim.Optimizer | None = None, schedule=None, augment: Augment | None = None,
               label_smoothing: float = 0.0, gen: torch.Generator | None = None, collect: bool = False,
-              progress: EpochProgress | None = None) -> EpochResult:
+              progress: EpochProgress | None = None, tta: bool = False) -> EpochResult:
     """One pass over `split`: trains when an optimizer is given, else evaluates.
+
+    `tta` (evaluation only): average the logits of each image and its mirror image.
 
     Under torchrun (training only) each rank takes its slice of every global batch of `batch_size`.
     """
@@ -76,6 +78,8 @@ def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.
                 x = augment(x)
             with autocast(device, precision):
                 logits = model(x)
+                if tta:
+                    logits = (logits + model(x.flip(3))) / 2
             logits = logits.float()
             loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing if training else 0.0)
             if training:
@@ -144,7 +148,7 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
                            label_smoothing=cfg.label_smoothing, gen=gen, progress=progress)
         finally:
             progress.stop()
-        va = evaluate(model, val, device, precision) if val is not None and len(val) else None
+        va = evaluate(model, val, device, precision, tta=uses_tta(cfg)) if val is not None and len(val) else None
         st.history.append({"epoch": epoch, "train_loss": tr.loss, "train_acc": tr.acc,
                            "val_loss": va.loss if va else math.nan, "val_acc": va.acc if va else math.nan,
                            "lr": lr, "seconds": tr.seconds + (va.seconds if va else 0.0)})
@@ -176,8 +180,14 @@ def _data_parallel(model: nn.Module) -> nn.Module:
 
 
 def evaluate(model: nn.Module, split: Split, device: torch.device, precision: str,
-             collect: bool = False) -> EpochResult:
-    """Loss and accuracy on a split without gradients; `collect` keeps the logits."""
+             collect: bool = False, tta: bool = False) -> EpochResult:
+    """Loss and accuracy on a split without gradients; `collect` keeps the logits; `tta` adds the mirror image."""
     with torch.inference_mode():
-        return run_epoch(model, split, batch_size=EVAL_BATCH, device=device, precision=precision, collect=collect)
+        return run_epoch(model, split, batch_size=EVAL_BATCH, device=device, precision=precision, collect=collect,
+                         tta=tta)
+
+
+def uses_tta(cfg: RunConfig) -> bool:
+    """Test-time flip augmentation where it was asked for and mirror images suit the data (not digits)."""
+    return cfg.tta and flip_suits(cfg.dataset)
 

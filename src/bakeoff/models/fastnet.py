@@ -1,0 +1,73 @@
+"""`fast-net`: a small network built for time-to-accuracy, after Keller Jordan's airbench (CIFAR-10 speed records).
+
+Stem conv, then three blocks of conv -> max-pool -> BatchNorm -> GELU -> conv -> BatchNorm -> GELU, a global
+max-pool and a bias-free linear layer whose logits are scaled down (airbench's 1/9: large logits early in
+training make the loss saturate). Pooling right after each block's first conv keeps most of the arithmetic
+at the lower resolutions, which is what makes it cheap on 2 CPU cores. Widths are options; the defaults were
+measured for the `--recipe fast` presets (see engine/recipes.py and bench/time_to_accuracy.py).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .base import ClassifierBase
+from .registry import register_model
+
+
+def conv_bn(cin: int, cout: int, pool: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, padding=1, bias=False)]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    return layers + [nn.BatchNorm2d(cout), nn.GELU()]
+
+
+class ScaledLinear(nn.Linear):
+    """A bias-free linear layer whose output is multiplied by a constant (kept out of the weights, so the
+    gradients see the small logits too)."""
+
+    def __init__(self, in_features: int, out_features: int, scale: float):
+        super().__init__(in_features, out_features, bias=False)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) * self.scale
+
+
+class FastNet(ClassifierBase):
+    def __init__(self, num_classes: int, in_chans: int, img_size: int, widths: tuple[int, ...] = (32, 64, 128, 256),
+                 logit_scale: float = 1 / 9):
+        super().__init__(num_classes, in_chans, img_size)
+        stem, *blocks = widths
+        layers = conv_bn(in_chans, stem, pool=False)
+        size, cin = img_size, stem
+        for width in blocks:
+            pool = size >= 2  # an 8x8 input (digits) pools to 1x1 and stops there
+            size = size // 2 if pool else size
+            layers += conv_bn(cin, width, pool) + conv_bn(width, width, pool=False)
+            cin = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.flatten = nn.Flatten(1)
+        self.num_features = cin
+        self.fc = ScaledLinear(cin, num_classes, logit_scale)
+        self.widths = tuple(widths)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)  # (B, C, h, w)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.flatten(self.pool(x))  # (B, C)
+        if pre_logits:
+            return x
+        return self.fc(x)  # (B, num_classes)
+
+    @property
+    def default_cfg(self) -> dict:
+        return {**super().default_cfg, "widths": list(self.widths)}
+
+
+@register_model("fast-net")
+def fast_net(num_classes: int, in_chans: int, img_size: int, widths=(32, 64, 128, 256), **kwargs) -> FastNet:
+    """airbench-style speed network: stem + 3 conv-pool-BN-GELU blocks, global max-pool, scaled linear head."""
+    return FastNet(num_classes, in_chans, img_size, widths=tuple(widths), **kwargs)

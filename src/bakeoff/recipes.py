@@ -1,0 +1,36 @@
+"""Recipes: named presets of training options, chosen per dataset, for `--recipe NAME`.
+
+`fast` reaches a target accuracy in the least wall-clock time on a few CPU cores (bench/time_to_accuracy.py
+measures it). What it takes from the CIFAR-10 speed records (airbench): a small network that pools early
+(fast-net), large batches, Nesterov SGD with a one-cycle schedule, label smoothing, flip-and-translate
+augmentation and test-time flip augmentation. Every value here was measured, not guessed: see README.
+
+A recipe only sets defaults: a grid YAML and flags given on the command line override any of them.
+"""
+from __future__ import annotations
+
+# Options shared by every dataset, then per-dataset ones; keys are grid options (models) and RunConfig fields.
+FAST_COMMON = {
+    "models": ["fast-net"],
+    "optimizer": "sgd", "momentum": 0.9, "nesterov": True, "schedule": "onecycle",
+    "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4, "label_smoothing": 0.2,
+    "augment": True, "tta": True,
+}
+FAST_BY_DATASET = {
+    "fashion-mnist": {"epochs": 8},
+    "mnist": {"epochs": 4},
+    "cifar10": {"epochs": 10},
+    "digits": {"epochs": 20, "batch_size": 128},
+}
+FAST_OTHER = {"epochs": 10}  # folders and arrays: no measurements to tune for, the CIFAR-like middle
+
+RECIPES = ("none", "fast")
+
+
+def recipe_options(name: str, dataset: str) -> dict:
+    """The grid options a recipe sets for a dataset ({} for 'none')."""
+    if name == "none":
+        return {}
+    if name == "fast":
+        return {**FAST_COMMON, **FAST_BY_DATASET.get(dataset, FAST_OTHER), "recipe": "fast"}
+    raise AssertionError(f"unvalidated recipe {name}")
