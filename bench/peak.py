@@ -25,14 +25,14 @@ from bakeoff.engine.peak import measure_peak
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="2048,4096", help="matrix sizes n, comma-separated (default: 2048,4096)")
-    p.add_argument("--repeats", type=int, default=5, help="timed products per size and dtype; the median counts (default: 5)")
-    p.add_argument("--threads", type=int, help="torch threads (default: torch.get_num_threads(), here %d)"
-                   % torch.get_num_threads())
+    p.add_argument("--repeats", type=int, default=5,
+                   help="timed products per size and dtype; the median counts (default: 5)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                   help="torch threads (default: torch.get_num_threads(), here %(default)s)")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     sizes = tuple(int(s) for s in args.sizes.split(","))
     peak = {**measure_peak(sizes, args.repeats), "bf16_native": cpu_has_bf16()}
     print(f"{peak['cpu']}, {peak['threads']} threads, torch {peak['torch']}, native bf16: {peak['bf16_native']}")
