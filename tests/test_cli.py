@@ -45,6 +45,7 @@ BAD_INPUTS = {
     "unknown flag": (["compare", "--modles", "mlp"], "unrecognized arguments: --modles"),
     "missing checkpoint": (["evaluate", "nowhere/best.pt"], "checkpoint not found: nowhere/best.pt"),
     "subset too large": (["train", "--train-subset", "99999"], "--train-subset must be between 1 and 1437"),
+    "unknown recipe": (["train", "--recipe", "fastest"], "unknown recipe 'fastest'; choose from: fast, none"),
 }
 
 

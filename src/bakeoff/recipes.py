@@ -10,19 +10,22 @@ A recipe only sets defaults: a grid YAML and flags given on the command line ove
 from __future__ import annotations
 
 # Options shared by every dataset, then per-dataset ones; keys are grid options (models) and RunConfig fields.
+# Chosen by validation accuracy on Fashion-MNIST (the test split only scored afterwards): at a budget of about
+# four epochs, no augmentation beat flip-and-translate (val 93.13% vs 92.72%) and smoothing 0.1 beat 0.2.
 FAST_COMMON = {
-    "models": ["fast-net"],
+    "models": ["fast-net-s"],
     "optimizer": "sgd", "momentum": 0.9, "nesterov": True, "schedule": "onecycle",
-    "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4, "label_smoothing": 0.2,
-    "augment": True, "tta": True,
+    "batch_size": 512, "lr": 0.4, "weight_decay": 5e-4, "label_smoothing": 0.1,
+    "augment": False, "tta": True,
 }
 FAST_BY_DATASET = {
-    "fashion-mnist": {"epochs": 8},
-    "mnist": {"epochs": 4},
-    "cifar10": {"epochs": 10},
-    "digits": {"epochs": 20, "batch_size": 128},
+    "fashion-mnist": {"epochs": 4},
+    "mnist": {"epochs": 2},
+    # colour 32x32: the wider network with flip-and-translate, as airbench does
+    "cifar10": {"models": ["fast-net"], "epochs": 10, "augment": True, "lr": 0.2, "label_smoothing": 0.2},
+    "digits": {"epochs": 20, "batch_size": 128, "lr": 0.2},
 }
-FAST_OTHER = {"epochs": 10}  # folders and arrays: no measurements to tune for, the CIFAR-like middle
+FAST_OTHER = {"models": ["fast-net"], "epochs": 10, "augment": True}  # folders and arrays: the CIFAR-like middle
 
 RECIPES = ("none", "fast")
 
