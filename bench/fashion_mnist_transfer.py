@@ -58,14 +58,14 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=10, help="epochs per model, per autoencoder stage (default: 10)")
     p.add_argument("--train-subset", type=int, help="train on N images (default: all 54,000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", help="comma-separated models to run (default: all entries)")
+    p.add_argument("--only", help="comma-separated models or entry labels to run (default: all entries)")
     p.add_argument("--out", default="runs/bench-fashion-mnist-transfer", help="run folders (reruns skip finished runs)")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
 
     results = []
     for label, model, overrides in ENTRIES:
-        if args.only and model not in args.only.split(","):
+        if args.only and model not in args.only.split(",") and label not in args.only.split(","):
             continue
         overrides = dict(overrides)
         if overrides.get("pretrained") == "imagenet":
