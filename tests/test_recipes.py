@@ -54,11 +54,34 @@ def test_tta_averages_the_logits_of_the_image_and_its_mirror():
 
 
 def test_tta_is_left_out_where_mirror_images_are_not_samples_of_the_data():
-    assert uses_tta(RunConfig(dataset="fashion-mnist", tta=True))
-    assert not uses_tta(RunConfig(dataset="mnist", tta=True)) and not uses_tta(RunConfig(dataset="digits", tta=True))
+    assert uses_tta(True, "fashion-mnist") and not uses_tta(False, "fashion-mnist")
+    assert not uses_tta(True, "mnist") and not uses_tta(True, "digits")
 
 
 def test_the_fast_recipe_trains_digits_well(tmp_path):
     (cfg,) = runs_for("--recipe", "fast")
     m = execute_run(cfg, PreparedData.from_dataset(load_dataset("digits")), tmp_path, quiet=True)
     assert m["test_acc"] > 0.9
+
+
+def test_evaluate_scores_a_tta_run_as_training_scored_it(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    from bakeoff.cli import main
+    from data_fixtures import tiny_images
+
+    x, y = tiny_images(120, size=12)
+    data = tmp_path / "tiny.npz"
+    np.savez(data, x_train=x[:80], y_train=y[:80], x_test=x[80:], y_test=y[80:])
+    out = tmp_path / "t"
+    args = ["train", "--dataset", f"arrays:{data}", "--recipe", "fast", "--epochs", "8", "--batch-size", "16",
+            "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    (run,) = [p.parent for p in out.glob("*/metrics.json")]
+    metrics = json.loads((run / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--dataset", f"arrays:{data}", "--json"]) == 0
+    assert metrics["test_acc"] > 0.5  # a model that has learned something, so the mirror image changes its logits
+    assert json.loads(capsys.readouterr().out)["test_loss"] == pytest.approx(metrics["test_loss"], rel=1e-5)

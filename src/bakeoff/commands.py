@@ -6,8 +6,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from .config import GRID_AXES, GridConfig, RunConfig, load_grid_file, parse_list
-from .errors import ConfigError, unknown_choice
-from .recipes import RECIPES, recipe_options
+from .errors import ConfigError
+from .recipes import recipe_options
 
 # Flag names shared by `compare` and `train` that map one-to-one onto RunConfig fields.
 RUN_FIELDS = [f.name for f in fields(RunConfig)]
@@ -58,10 +58,7 @@ def grid_from_args(args) -> tuple[GridConfig, Path]:
 
 def _recipe_defaults(options: dict) -> dict:
     """What the chosen recipe sets for the chosen dataset; a single --lr/--seed etc. becomes a grid axis."""
-    recipe = options.get("recipe", RunConfig.recipe)
-    if recipe not in RECIPES:
-        raise unknown_choice("recipe", recipe, RECIPES)
-    preset = recipe_options(recipe, options.get("dataset", RunConfig.dataset))
+    preset = recipe_options(options.get("recipe", RunConfig.recipe), options.get("dataset", RunConfig.dataset))
     for single, axis in (("optimizer", "optimizers"), ("lr", "lrs"), ("augment", "augment")):
         if single in preset:
             value = preset.pop(single)
@@ -141,7 +138,7 @@ def evaluate_checkpoint(args) -> dict:
     from .data import load_dataset
     from .engine.checkpoint import load_checkpoint, model_from_checkpoint
     from .engine.device import resolve_device, resolve_precision
-    from .engine.loop import Split, evaluate
+    from .engine.loop import Split, evaluate, uses_tta
     from .runner import normalize
 
     ckpt = load_checkpoint(args.checkpoint)
@@ -156,7 +153,8 @@ def evaluate_checkpoint(args) -> dict:
     device = resolve_device(args.device)
     model = model_from_checkpoint(ckpt).to(device)
     test = Split(normalize(ds.x_test, pre["mean"], pre["std"]).to(device), ds.y_test.to(device))
-    result = evaluate(model, test, device, resolve_precision("auto", device))
+    tta = uses_tta(ckpt.get("config", {}).get("tta", False), pre["dataset"])  # scored as training scored it
+    result = evaluate(model, test, device, resolve_precision("auto", device), tta=tta)
     return {"checkpoint": str(args.checkpoint), "dataset": dataset, "n_test": len(test),
             "test_acc": result.acc, "test_loss": result.loss}
 

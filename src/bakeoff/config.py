@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError, unknown_choice
+from .recipes import RECIPES
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "adadelta", "sgd")
 SCHEDULES = ("none", "cosine", "onecycle")
@@ -64,8 +65,6 @@ class RunConfig:
                                      ("precision", self.precision, PRECISIONS)):
             if value not in choices:
                 raise unknown_choice(name, value, choices)
-        from .recipes import RECIPES
-
         if self.recipe not in RECIPES:
             raise unknown_choice("recipe", self.recipe, RECIPES)
         _check(self.lr > 0, f"--lr must be positive, got {self.lr}")

@@ -9,6 +9,8 @@ A recipe only sets defaults: a grid YAML and flags given on the command line ove
 """
 from __future__ import annotations
 
+from .errors import unknown_choice
+
 # Options shared by every dataset, then per-dataset ones; keys are grid options (models) and RunConfig fields.
 # Chosen by validation accuracy on Fashion-MNIST (the test split only scored afterwards): at a budget of about
 # four epochs, no augmentation beat flip-and-translate (val 93.13% vs 92.72%) and smoothing 0.1 beat 0.2.
@@ -36,4 +38,4 @@ def recipe_options(name: str, dataset: str) -> dict:
         return {}
     if name == "fast":
         return {**FAST_COMMON, **FAST_BY_DATASET.get(dataset, FAST_OTHER), "recipe": "fast"}
-    raise AssertionError(f"unvalidated recipe {name}")
+    raise unknown_choice("recipe", name, RECIPES)

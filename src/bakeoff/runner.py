@@ -123,7 +123,7 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
         metrics = {**base, "status": "interrupted", "reason": str(e)}
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         raise
-    test_result = evaluate(model, test, device, precision, collect=True, tta=uses_tta(cfg))
+    test_result = evaluate(model, test, device, precision, collect=True, tta=uses_tta(cfg.tta, cfg.dataset))
     extra.update(strategy.after_training(model, cfg, mean=data.mean, std=data.std, classes=ds.classes, train=train,
                                          test=test, run_dir=run_dir, device=device, precision=precision))
     best = result.history[result.best_epoch - 1]

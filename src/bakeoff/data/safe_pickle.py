@@ -78,7 +78,7 @@ class _Array:
         if math.prod(shape) * dtype.itemsize != len(raw):
             raise UnsafePickle(f"array of shape {shape} {dtype} needs {math.prod(shape) * dtype.itemsize} bytes, "
                                f"the file holds {len(raw)}")
-        flat = np.frombuffer(bytes(raw), dtype=dtype)
+        flat = np.frombuffer(raw, dtype=dtype)  # a read-only view of the file's bytes; the copy below owns its data
         return flat.reshape(shape[::-1]).T.copy() if fortran else flat.reshape(shape).copy()
 
 

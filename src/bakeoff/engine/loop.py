@@ -148,7 +148,7 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
                            label_smoothing=cfg.label_smoothing, gen=gen, progress=progress)
         finally:
             progress.stop()
-        va = evaluate(model, val, device, precision, tta=uses_tta(cfg)) if val is not None and len(val) else None
+        va = evaluate(model, val, device, precision, tta=uses_tta(cfg.tta, cfg.dataset)) if val is not None and len(val) else None
         st.history.append({"epoch": epoch, "train_loss": tr.loss, "train_acc": tr.acc,
                            "val_loss": va.loss if va else math.nan, "val_acc": va.acc if va else math.nan,
                            "lr": lr, "seconds": tr.seconds + (va.seconds if va else 0.0)})
@@ -187,7 +187,7 @@ def evaluate(model: nn.Module, split: Split, device: torch.device, precision: st
                          tta=tta)
 
 
-def uses_tta(cfg: RunConfig) -> bool:
+def uses_tta(tta: bool, dataset: str) -> bool:
     """Test-time flip augmentation where it was asked for and mirror images suit the data (not digits)."""
-    return cfg.tta and flip_suits(cfg.dataset)
+    return bool(tta) and flip_suits(dataset)
 
