@@ -108,6 +108,14 @@ def test_autoencoder_run_end_to_end(tmp_path, capsys):
     for name in ("reconstructions.png", "denoised.png", "latent_map.png"):
         with Image.open(run / name) as im:
             assert im.format == "PNG" and im.width > 300, name
+    report = (out / "report.md").read_text()  # the probe and the pictures reach the report too
+    assert (f"Linear classifier on the 16-number codes: {100 * metrics['probe_ae_acc']:.2f}% test accuracy; "
+            f"on 16 PCA components of the pixels: {100 * metrics['probe_pca_acc']:.2f}%") in report
+    assert "2 epochs of reconstruction on inputs with noise sigma 0.2" in report
+    assert "last 4 of 4 backbone blocks fine-tuned at lr x 0.1" in report
+    for name in ("reconstructions", "denoised", "latent_map"):
+        assert f"figures/autoencoder_{name}.png" in report
+        assert (out / "figures" / f"autoencoder_{name}.png").read_bytes() == (run / f"{name}.png").read_bytes()
     ckpt = torch.load(run / "best.pt", weights_only=True)
     assert ckpt["model_kwargs"]["latent_dim"] == 16
     capsys.readouterr()

@@ -352,6 +352,7 @@ def test_transfer_between_two_tiny_runs(tmp_path, capsys):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["source_classes"] == 10
     assert metrics["pretrained"] == str(source / "best.pt")
+    assert f"Training: started from the checkpoint {source / 'best.pt'}." in (out / "shapes" / "report.html").read_text()
     src, new = (torch.load(p / "best.pt", weights_only=True) for p in (source, run))
     assert new["classes"] == ["circle", "square", "star"] and new["state_dict"]["fc.weight"].shape == (3, 64)
     assert new["preprocessing"]["mean"] == src["preprocessing"]["mean"]  # fed as the source was trained

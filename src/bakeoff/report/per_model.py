@@ -50,6 +50,7 @@ def one_model(cmp: Comparison, row: dict, run: Run, ds) -> Section:
     if ds is not None:
         blocks.append(sample_grid(ds, y_true, y_pred, classes, f"{name}_samples", row_label(cmp, row)))
         blocks.append(top_losses(ds, pred, classes, f"{name}_top_losses", row_label(cmp, row)))
+    blocks += training_notes(run) + autoencoder_blocks(run, name)
     runs = [r for rr in cmp.rows if rr["model"] == row["model"] for r in cmp.runs_of(rr) if r.history]
     if runs:
         shown = runs[:MAX_RUN_CURVES]
@@ -61,6 +62,50 @@ def one_model(cmp: Comparison, row: dict, run: Run, ds) -> Section:
                                f"every run's history.csv is in its folder.", "note"))
     blocks += layer_table(row["model"], cmp)
     return Section(f"model-{name}", row["model"], blocks, level=3)
+
+
+def training_notes(run: Run) -> list:
+    """How a transfer or autoencoder run was trained, in one line (nothing for plain training)."""
+    m, c = run.metrics, run.config
+    parts = []
+    if "reconstruct_epochs" in m:
+        noise = f" on inputs with noise sigma {m['denoise']:g}" if m.get("denoise") else ""
+        parts.append(f"{m['reconstruct_epochs']} epochs of reconstruction{noise} ({m['reconstruct_seconds']:.0f} s), "
+                     f"then the classifier on the frozen encoder")
+    if m.get("pretrained"):
+        source = "ImageNet weights" if m["pretrained"] == "imagenet" else f"the checkpoint {m['pretrained']}"
+        parts.append(f"started from {source}")
+    if c.get("freeze") == "backbone":
+        cache = (f", its features cached once ({m['feature_cache_seconds']:.1f} s, {m['feature_cache_mb']:.0f} MB)"
+                 if m.get("feature_cache") and "feature_cache_seconds" in m else "")
+        parts.append(f"backbone frozen, head trained alone{cache}")
+    if m.get("finetuned_blocks"):
+        parts.append(f"last {m['finetuned_blocks']} of {m['backbone_blocks']} backbone blocks fine-tuned at lr x "
+                     f"{c.get('backbone_lr_scale', 0.1):g}" + ("" if m.get("finetune_kept", True)
+                                                        else " (not kept: validation loss did not improve)"))
+    return [Text(f"Training: {'; '.join(parts)}.")] if parts else []
+
+
+AUTOENCODER_FIGURES = [("reconstructions", "Test images and their reconstructions"),
+                       ("denoised", "Noisy test images and what the autoencoder makes of them"),
+                       ("latent_map", "2-D map (t-SNE) of the codes of test images beside the same map of as many "
+                                      "PCA components, coloured by class")]
+
+
+def autoencoder_blocks(run: Run, name: str) -> list:
+    """The autoencoder's linear probe against PCA, and the pictures written with its run."""
+    m = run.metrics
+    if "probe_ae_acc" not in m:
+        return []
+    out = [Text(f"Linear classifier on the {m['probe_dim']}-number codes: {pct(m['probe_ae_acc'])}% test accuracy; "
+                f"on {m['pca_components']} PCA components of the pixels: {pct(m['probe_pca_acc'])}% (both trained on "
+                f"{m['probe_train_images']:,} training images). Seed 001 chose an autoencoder over PCA because PCA is "
+                f"linear; this is the measurement.")]
+    for stem, alt in AUTOENCODER_FIGURES:
+        path = run.dir / f"{stem}.png"
+        if path.is_file():  # written after training; a run copied without them still reports
+            out.append(Figure(f"{name}_{stem}", path.read_bytes(), alt))
+    return out
 
 
 def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], table_id: str) -> Table:
