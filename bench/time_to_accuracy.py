@@ -27,7 +27,9 @@ from pathlib import Path
 
 # (dataset, target in percent) -> flags added to `--recipe fast` for targets its defaults do not reach.
 LONGER_SCHEDULES = {
-    ("fashion-mnist", 94.0): ["--epochs", "30"],
+    # the most epochs of fast-net-s that fit in 300 s (about 22 s each); at 12 epochs validation accuracy was
+    # 94.17% without augmentation and 94.15% with it, so the recipe's no-augmentation default stays
+    ("fashion-mnist", 94.0): ["--epochs", "12"],
 }
 TEST_LINE = re.compile(r"test (\d+(?:\.\d+)?)% after")  # compare.py's per-run line
 
