@@ -7,17 +7,16 @@ number of steps after which compiling has paid for itself, against the steps of 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from bakeoff.engine.device import autocast, resolve_precision
 from bakeoff.models import create_model
+from results_file import write_json
 
 CPU = torch.device("cpu")
 
@@ -86,8 +85,7 @@ def main() -> int:
               f"compile {r['compile_s']:5.1f} s  {verdict}; a {args.epochs}-epoch run has {r['run_steps']} steps",
               flush=True)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"results": rows, "torch": torch.__version__}, indent=2) + "\n")
+        write_json(args.json, {"results": rows, "torch": torch.__version__})
     return 0
 
 

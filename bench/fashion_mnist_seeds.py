@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bakeoff.compare import run_grid
 from bakeoff.config import GridConfig
+from results_file import write_json
 
 SEED_NUMBERS = {"simple-cnn": ("seed 004", 0.8994), "cnn4": ("seed 000", 0.8798), "resnet20": ("seed 003 (CIFAR)", None)}
 # (label, model, RunConfig overrides): the line-up measured.
@@ -69,8 +70,7 @@ def main() -> int:
         print(f"{label:<30} train {m['n_train']:>6} imgs  test {100 * m['test_acc']:.2f}%  (seeds: {seed_txt})  "
               f"{m['train_seconds']:.0f} s train, {m['images_per_s']:.0f} img/s, {m['precision']}", flush=True)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"dataset": "fashion-mnist", "results": results}, indent=2) + "\n")
+        write_json(args.json, {"dataset": "fashion-mnist", "results": results})
     return 0
 
 

@@ -28,6 +28,7 @@ from bakeoff.compare import run_grid
 from bakeoff.config import GridConfig
 from bakeoff.engine.transfer import IMAGENET_WEIGHTS, imagenet_state_dict
 from bakeoff.errors import BakeoffError
+from results_file import write_json
 
 SEED_NUMBERS = {"autoencoder": ("seed 001", 0.9234), "vgg16": ("seeds 000/001", None), "resnet50": ("seed 000", None)}
 # (label, model, RunConfig overrides): the line-up measured.
@@ -113,8 +114,7 @@ def main() -> int:
         print(f"{label:<34} train {m['n_train']:>6} imgs  test {100 * m['test_acc']:.2f}%  (seeds: {seed_txt})  "
               f"{m['train_seconds']:.0f} s train, {wall:.0f} s wall, {m['precision']}{probe}", flush=True)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"dataset": "fashion-mnist", "results": results}, indent=2) + "\n")
+        write_json(args.json, {"dataset": "fashion-mnist", "results": results})
     return 0
 
 

@@ -44,6 +44,7 @@ from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset, train_val_split
 from bakeoff.engine.peak import cpu_model
 from bakeoff.runner import PreparedData, execute_run
+from results_file import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 KERAS_PYTHON = ROOT / ".venv-keras" / "bin" / "python"
@@ -168,8 +169,7 @@ def main() -> int:
         "date": datetime.date.today().isoformat(),
     }
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json, result)
     return 0
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
+
+from results_file import write_json
 
 STEP = """
 import sys, torch, torch.nn.functional as F
@@ -73,8 +73,7 @@ def main() -> int:
                                       for (k, i, pr), n in counts.items()]}
     print("reference kernels found: " + ("YES, see above" if any_ref else "none"))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        write_json(args.json, results)
     return 1 if any_ref else 0
 
 

@@ -12,14 +12,13 @@ On a CPU without native bf16 (AVX512-BF16 or AMX) the bf16 number is emulated an
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import torch
 
 from bakeoff.engine.device import cpu_has_bf16
 from bakeoff.engine.peak import measure_peak
+from results_file import write_json
 
 
 def main() -> int:
@@ -41,8 +40,7 @@ def main() -> int:
     print(f"peak: fp32 {peak['fp32_gflops']:.1f} GFLOP/s, bf16 {peak['bf16_gflops']:.1f} GFLOP/s "
           f"(median of {args.repeats} per size, best size)")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(peak, indent=2) + "\n")
+        write_json(args.json, peak)
     return 0
 
 

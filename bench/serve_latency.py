@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import os
 import platform
 import socket
@@ -25,10 +24,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from results_file import write_json
 
 
 def percentiles(ms: list[float]) -> dict:
@@ -193,7 +192,7 @@ def main() -> None:
             print(f"HTTP        {runtime:<5} {r['clients']} clients, {r['seconds']:g} s: {r['requests_per_s']:.0f} req/s  "
                   f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  ({r['failed']} failed)")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json, result)
         print(f"wrote {args.json}")
 
 

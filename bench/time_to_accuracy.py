@@ -15,7 +15,6 @@ Prints each run, the median and whether every run reached the target; --json PAT
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -24,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from results_file import write_json
 
 # (dataset, target in percent) -> flags added to `--recipe fast` for targets its defaults do not reach.
 LONGER_SCHEDULES = {
@@ -89,8 +89,7 @@ def main() -> int:
                   "reached": reached, "command": " ".join(command(args.dataset, args.data_dir, target, 0,
                                                                    Path("OUT"), args.extra)[1:]),
                   "cpus": os.cpu_count()}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json, result)
     return 0
 
 

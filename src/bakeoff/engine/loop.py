@@ -148,7 +148,8 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
                            label_smoothing=cfg.label_smoothing, gen=gen, progress=progress)
         finally:
             progress.stop()
-        va = evaluate(model, val, device, precision, tta=uses_tta(cfg.tta, cfg.dataset)) if val is not None and len(val) else None
+        tta = uses_tta(cfg.tta, cfg.dataset)
+        va = evaluate(model, val, device, precision, tta=tta) if val is not None and len(val) else None
         st.history.append({"epoch": epoch, "train_loss": tr.loss, "train_acc": tr.acc,
                            "val_loss": va.loss if va else math.nan, "val_acc": va.acc if va else math.nan,
                            "lr": lr, "seconds": tr.seconds + (va.seconds if va else 0.0)})
