@@ -77,6 +77,10 @@ def main() -> int:
     p.add_argument("--out", default="runs/bench-fashion-mnist-transfer", help="run folders (reruns skip finished runs)")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
+    known = {name for label, model, _ in ENTRIES for name in (label, model)}
+    unknown = [o for o in args.only or [] if o not in known]
+    if unknown:
+        p.error(f"--only {unknown[0]!r} is neither a model nor an entry; entries: {'; '.join(e[0] for e in ENTRIES)}")
 
     results = []
     for label, model, overrides in ENTRIES:
