@@ -32,6 +32,7 @@ from .engine.device import resolve_device, resolve_precision
 from .engine.interrupt import Interrupted
 from .engine.loop import Diverged, Split, evaluate, uses_tta
 from .engine.state import STATE_FILE
+from .engine.heap import keep_freed_memory
 from .engine.memory import PeakMemory
 from .engine.metrics import count_params, forward_mflops, train_mflops
 from .models import create_model
@@ -109,6 +110,7 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
             "params": count_params(model), "mflops": forward_mflops(model, ds.in_chans, ds.img_size),
             "versions": versions(), **pretrained}
     state_path = run_dir / STATE_FILE if resumable else None
+    keep_freed_memory()  # engine/heap.py: each training step reuses the last one's pages
     try:
         with PeakMemory(device) as memory:
             result, extra = strategy.train_model(model, train, val, cfg, device, precision, mean=data.mean,

@@ -10,6 +10,8 @@ import threading
 
 import torch
 
+from .heap import release_free_memory
+
 SAMPLE_EVERY_S = 0.02  # training steps take milliseconds; allocations live at least a step
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -36,6 +38,7 @@ class PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         elif rss_bytes() is not None:
+            release_free_memory()  # what earlier runs freed but the heap kept is not this run's memory
             self.peak_bytes = rss_bytes()
             self._thread = threading.Thread(target=self._sample, daemon=True, name="peak-memory")
             self._thread.start()
