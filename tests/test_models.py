@@ -175,3 +175,29 @@ def test_bad_sizes_fail_loudly(kwargs):
 @pytest.mark.parametrize("name", MODELS)
 def test_docstring_names_the_seed(name):
     assert re.search(r"[Ss]eed \d{3}|baseline|He et al|airbench", model_doc(name)), model_doc(name)
+
+
+@pytest.mark.parametrize("name", ["basic-cnn", "cnn4", "simple-cnn"])
+def test_pool_before_relu_changes_nothing_but_speed(name):
+    """The seed CNNs pool before their ReLU (cheaper); the seeds' conv -> ReLU -> pool order gives the same
+    outputs and gradients."""
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=10, in_chans=1, img_size=28).eval()  # eval: dropout off
+    layers = list(model.features)
+    swapped = [i for i in range(len(layers) - 1)
+               if isinstance(layers[i], nn.MaxPool2d) and isinstance(layers[i + 1], nn.ReLU)]
+    assert swapped, "expected pools right before ReLUs"
+    seed_order = list(layers)
+    for i in swapped:
+        seed_order[i], seed_order[i + 1] = seed_order[i + 1], seed_order[i]
+    x = torch.randn(8, 1, 28, 28)
+    grads = []
+    for features in (nn.Sequential(*layers), nn.Sequential(*seed_order)):
+        model.zero_grad()
+        model.features = features
+        out = model(x)
+        out.square().sum().backward()
+        grads.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+    (out_a, grad_a), (out_b, grad_b) = grads
+    assert torch.equal(out_a, out_b)
+    assert all(torch.equal(a, b) for a, b in zip(grad_a, grad_b))

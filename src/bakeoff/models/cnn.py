@@ -32,7 +32,8 @@ class ConvNet(ClassifierBase):
     ):
         super().__init__(num_classes, in_chans, img_size)
         self.padding = resolve_padding(cfg, img_size, padding)
-        layers, channels, size = make_layers(cfg, in_chans, img_size, self.padding, batch_norm)
+        layers, channels, size = make_layers(cfg, in_chans, img_size, self.padding, batch_norm,
+                                               pool_before_relu=True)
         if feature_drop > 0:
             layers.append(nn.Dropout(feature_drop))
         self.features = nn.Sequential(*layers)
