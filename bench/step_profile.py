@@ -1,0 +1,86 @@
+"""Where a training step's time goes: torch.profiler over bakeoff's fast path for one model, per operator and
+input shape, plus the step time without the profiler.
+
+    python bench/step_profile.py --model basic-cnn --batch-size 128
+    python bench/step_profile.py --model fast-net-s --batch-size 512 --optimizer sgd
+
+The step is the one bakeoff trains with (channels-last, bf16 autocast where the CPU has it, fused optimizer,
+gradients set to None, freed memory kept in the heap) on random 28x28 one-channel images (--size and
+--channels for others). Prints the profiler's table (self CPU time, sorted) and writes it with --json PATH.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.profiler import profile
+
+from bakeoff.engine.device import autocast, resolve_precision
+from bakeoff.engine.heap import keep_freed_memory
+from bakeoff.models import create_model
+from results_file import write_json
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--size", type=int, default=28)
+    p.add_argument("--channels", type=int, default=1)
+    p.add_argument("--steps", type=int, default=20, help="profiled steps (default: 20)")
+    p.add_argument("--rows", type=int, default=15, help="operators shown (default: 15)")
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args()
+
+    keep_freed_memory()
+    cpu = torch.device("cpu")
+    precision = resolve_precision("auto", cpu)
+    torch.manual_seed(0)
+    model = create_model(args.model, num_classes=10, in_chans=args.channels, img_size=args.size)
+    model = model.to(memory_format=torch.channels_last)
+    if args.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, fused=True)
+    x = torch.randn(args.batch_size, args.channels, args.size, args.size).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (args.batch_size,))
+
+    def step():
+        with autocast(cpu, precision):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(5):
+        step()
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    step_ms = 1000 * (time.perf_counter() - start) / args.steps
+    with profile(record_shapes=True) as prof:
+        for _ in range(args.steps):
+            step()
+    events = sorted(prof.key_averages(group_by_input_shape=True), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f"{args.model} batch {args.batch_size} ({precision}): {step_ms:.2f} ms per step without the profiler")
+    print(f"{'share':>6} {'ms/step':>8}  operator  input shapes")
+    rows = []
+    for e in events[:args.rows]:
+        ms = e.self_cpu_time_total / 1000 / args.steps
+        rows.append({"op": e.key, "shapes": str(e.input_shapes), "ms_per_step": ms,
+                     "share": e.self_cpu_time_total / total})
+        print(f"{100 * rows[-1]['share']:5.1f}% {ms:8.2f}  {e.key}  {e.input_shapes}")
+    if args.json:
+        write_json(args.json, {"model": args.model, "batch_size": args.batch_size, "precision": precision,
+                               "step_ms": step_ms, "ops": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
