@@ -33,7 +33,7 @@ def test_flags_and_grid_files_override_the_recipe(tmp_path):
     grid_file = tmp_path / "grid.yaml"
     grid_file.write_text("recipe: fast\ndataset: mnist\nbatch_size: 64\n")
     (run,) = runs_for("-c", str(grid_file))
-    assert (run.recipe, run.batch_size, run.model) == ("fast", 64, "fast-net-s")
+    assert (run.recipe, run.batch_size, run.model) == ("fast", 64, "fast-net-xs")
 
 
 def test_without_a_recipe_nothing_changes():
