@@ -76,7 +76,7 @@ def fast_net(num_classes: int, in_chans: int, img_size: int, widths=(32, 64, 128
 @register_model("fast-net-s")
 def fast_net_s(num_classes: int, in_chans: int, img_size: int, **kwargs) -> FastNet:
     """fast-net at a quarter of the width squared (airbench-style; 16-32-64-128 channels): ~2,900 training
-    images/s on 28x28 on 2 CPU cores, the `--recipe fast` network for Fashion-MNIST and MNIST."""
+    images/s on 28x28 on 2 CPU cores, the `--recipe fast` network for Fashion-MNIST."""
     return FastNet(num_classes, in_chans, img_size, widths=(16, 32, 64, 128), **kwargs)
 
 
