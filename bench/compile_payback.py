@@ -12,24 +12,11 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
-from bakeoff.engine.device import autocast, resolve_precision
+from bakeoff.engine.device import resolve_precision
 from bakeoff.models import create_model
 from results_file import write_json
-
-CPU = torch.device("cpu")
-
-
-def step_fn(model, opt, precision):
-    def step(x, y):
-        with autocast(CPU, precision):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return step
+from train_step import CPU, training_step
 
 
 def timed(step, x, y, n: int) -> float:
@@ -50,7 +37,7 @@ def measure(name: str, batch: int, steps: int, train_images: int, epochs: int) -
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)
         if mode == "compiled":
             model = torch.compile(model)
-        step = step_fn(model, opt, precision)
+        step = training_step(model, opt, precision)
         start = time.perf_counter()
         step(x, y)  # the first step compiles (forward and backward graphs)
         first = time.perf_counter() - start

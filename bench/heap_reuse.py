@@ -25,39 +25,27 @@ CASES = [("simple-cnn", 128, "adam"), ("cnn4", 128, "adam"), ("basic-cnn", 128, 
 def worker(model_name: str, batch: int, optimizer: str, keep: bool, steps: int) -> None:
     """Runs in a fresh process: prints {"step_ms", "rss_mb"} as one JSON line."""
     import torch
-    import torch.nn.functional as F
 
-    from bakeoff.engine.device import autocast, resolve_precision
+    from bakeoff.engine.device import resolve_precision
     from bakeoff.engine.heap import keep_freed_memory
     from bakeoff.engine.memory import rss_bytes
     from bakeoff.models import create_model
+    from train_step import CPU, bench_optimizer, training_step
 
     if keep and not keep_freed_memory():
         sys.exit("heap_reuse: this C library has no glibc malloc controls")
-    cpu = torch.device("cpu")
-    precision = resolve_precision("auto", cpu)
+    precision = resolve_precision("auto", CPU)
     torch.manual_seed(0)
     model = create_model(model_name, num_classes=10, in_chans=1, img_size=28).to(memory_format=torch.channels_last)
-    if optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, fused=True)
+    step = training_step(model, bench_optimizer(model, optimizer), precision)
     x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,))
 
-    def step():
-        with autocast(cpu, precision):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
     for _ in range(5):  # warm-up: oneDNN primitive caches, the heap's first growth
-        step()
+        step(x, y)
     start = time.perf_counter()
     for _ in range(steps):
-        step()
+        step(x, y)
     step_ms = 1000 * (time.perf_counter() - start) / steps
     print(json.dumps({"step_ms": step_ms, "rss_mb": rss_bytes() / 2**20}))
 

@@ -15,13 +15,13 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 from torch.profiler import profile
 
-from bakeoff.engine.device import autocast, resolve_precision
+from bakeoff.engine.device import resolve_precision
 from bakeoff.engine.heap import keep_freed_memory
 from bakeoff.models import create_model
 from results_file import write_json
+from train_step import CPU, bench_optimizer, training_step
 
 
 def main() -> int:
@@ -37,35 +37,23 @@ def main() -> int:
     args = p.parse_args()
 
     keep_freed_memory()
-    cpu = torch.device("cpu")
-    precision = resolve_precision("auto", cpu)
+    precision = resolve_precision("auto", CPU)
     torch.manual_seed(0)
     model = create_model(args.model, num_classes=10, in_chans=args.channels, img_size=args.size)
     model = model.to(memory_format=torch.channels_last)
-    if args.optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, fused=True)
+    step = training_step(model, bench_optimizer(model, args.optimizer), precision)
     x = torch.randn(args.batch_size, args.channels, args.size, args.size).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (args.batch_size,))
 
-    def step():
-        with autocast(cpu, precision):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
     for _ in range(5):
-        step()
+        step(x, y)
     start = time.perf_counter()
     for _ in range(args.steps):
-        step()
+        step(x, y)
     step_ms = 1000 * (time.perf_counter() - start) / args.steps
     with profile(record_shapes=True) as prof:
         for _ in range(args.steps):
-            step()
+            step(x, y)
     events = sorted(prof.key_averages(group_by_input_shape=True), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events)
     print(f"{args.model} batch {args.batch_size} ({precision}): {step_ms:.2f} ms per step without the profiler")
