@@ -18,6 +18,7 @@ import torch
 from torch.profiler import profile
 
 from bakeoff.engine.device import resolve_precision
+from bakeoff.errors import BakeoffError
 from bakeoff.engine.heap import keep_freed_memory
 from bakeoff.models import create_model
 from results_file import write_json
@@ -39,7 +40,10 @@ def main() -> int:
     keep_freed_memory()
     precision = resolve_precision("auto", CPU)
     torch.manual_seed(0)
-    model = create_model(args.model, num_classes=10, in_chans=args.channels, img_size=args.size)
+    try:
+        model = create_model(args.model, num_classes=10, in_chans=args.channels, img_size=args.size)
+    except BakeoffError as e:  # an unknown model or a size it cannot take: one line, not a traceback
+        sys.exit(f"step_profile: {e}")
     model = model.to(memory_format=torch.channels_last)
     step = training_step(model, bench_optimizer(model, args.optimizer), precision)
     x = torch.randn(args.batch_size, args.channels, args.size, args.size).contiguous(memory_format=torch.channels_last)
