@@ -166,7 +166,7 @@ def main() -> None:
 
     import torch
 
-    from bakeoff.engine.checkpoint import load_checkpoint
+    from bakeoff.models.checkpoint import load_checkpoint
 
     torch.set_num_threads(1)  # single-image latency: one thread, as `bakeoff serve` runs each request
     ckpt = load_checkpoint(args.checkpoint)

@@ -7,10 +7,11 @@ import torch
 from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset, train_val_split
 from bakeoff.engine.augment import Augment, random_crop, random_flip
-from bakeoff.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from bakeoff.models.checkpoint import load_checkpoint, model_from_checkpoint
 from bakeoff.engine.loop import Split, evaluate
 from bakeoff.engine.optim import build_optimizer, build_schedule
-from bakeoff.runner import PreparedData, execute_run, read_status
+from bakeoff.runfolder import read_status
+from bakeoff.runner import PreparedData, execute_run
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import torch
 from fastapi.testclient import TestClient
 
 from bakeoff.cli import main
-from bakeoff.engine.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from bakeoff.models.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from bakeoff.models import create_model, list_models
-from bakeoff.runner import normalize
+from bakeoff.data.pixels import normalize
 from bakeoff.serve import export
 from bakeoff.serve.app import create_app
 from bakeoff.serve.predictor import Predictor

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from bakeoff.data import load_dataset
-from bakeoff.runner import normalize as runner_normalize
+from bakeoff.data.pixels import normalize as runner_normalize
 from bakeoff.data.domain import photo_domain
 from bakeoff.serve.preprocess import PhotoError, model_view, normalize, open_photo
 

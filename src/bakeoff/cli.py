@@ -47,7 +47,7 @@ def _add_train_options(p: Parser) -> None:
     p.add_argument("--patience", type=int, help="stop after N epochs without val-loss improvement (default: off)")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--precision", help="auto (default: bf16 where the hardware has it), fp32 or bf16")
-    # transfer learning and the autoencoder (engine/transfer.py, engine/autoencoder_fit.py)
+    # transfer learning and the autoencoder (models/pretrained.py, engine/stages.py)
     p.add_argument("--pretrained", help="none (default); imagenet (vgg16, resnet50: torchvision's weights, "
                    "downloaded once to ~/.cache/torch); or a bakeoff best.pt / run folder to start from")
     p.add_argument("--weights", help="local ImageNet weight file (torchvision's .pth) instead of the download")
@@ -155,6 +155,9 @@ def _add_serving_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .process import configure_process
+
+    configure_process()  # before torch loads: the process-wide settings, here and nowhere on import
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "compare"  # `bakeoff` alone runs the default comparison

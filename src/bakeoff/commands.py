@@ -48,6 +48,8 @@ def grid_from_args(args) -> tuple[GridConfig, Path]:
     options = load_grid_file(args.config) if getattr(args, "config", None) else {}
     options.update(_given(args, list(GRID_AXES) + RUN_FIELDS + ["out"]))
     options = {**_recipe_defaults(options), **options}
+    if options.get("weights") is not None and options.get("pretrained", "none") == "none":
+        options["pretrained"] = "imagenet"  # a local ImageNet weight file stands in for the download
     out = options.pop("out", None)
     axes = {k: _as_list(k, options.pop(k)) for k in list(GRID_AXES) if k in options}
     base = {k: v for k, v in options.items() if k in RUN_FIELDS and k not in GRID_AXES.values()}
@@ -136,10 +138,10 @@ def _train_distributed(args) -> list[dict]:
 def evaluate_checkpoint(args) -> dict:
     """Test-split loss and accuracy of a checkpoint, fed exactly as it was trained."""
     from .data import load_dataset
-    from .engine.checkpoint import load_checkpoint, model_from_checkpoint
+    from .models.checkpoint import load_checkpoint, model_from_checkpoint
     from .engine.device import resolve_device, resolve_precision
     from .engine.loop import Split, evaluate, uses_tta
-    from .runner import normalize
+    from .data.pixels import normalize
 
     ckpt = load_checkpoint(args.checkpoint)
     pre = ckpt["preprocessing"]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from pathlib import Path
 
@@ -11,11 +10,12 @@ from rich.console import Console
 from .config import GridConfig, RunConfig
 from .data import load_dataset, train_val_split
 from .errors import BakeoffError
-from .engine.checkpoint import atomic_write_text
 from .leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
 from .executors import LocalExecutor
 from .runlock import disk_errors, run_lock
-from .runner import PreparedData, read_status, versions
+from .models.pretrained import check_sources
+from .runfolder import read_config, read_status, versions, write_json
+from .runner import PreparedData
 
 LOCK_FILE = ".lock"
 
@@ -26,8 +26,8 @@ def is_done(cfg: RunConfig, run_dir: Path) -> bool:
     if status is None or status.get("status") not in ("finished", "failed"):
         return False
     try:
-        saved = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    except (OSError, json.JSONDecodeError, BakeoffError, TypeError):
+        saved = RunConfig.from_dict(read_config(run_dir) or {})
+    except (BakeoffError, TypeError):
         return False
     return saved.to_dict() == cfg.to_dict()  # via RunConfig: options added later take their defaults
 
@@ -43,6 +43,8 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
     """
     console = console or Console(stderr=True, quiet=quiet, soft_wrap=True)
     runs = grid.runs()  # validates every configuration before any work starts
+    for cfg in runs:
+        check_sources(cfg)  # and the files they name
     first = runs[0]
     with disk_errors(out):
         out.mkdir(parents=True, exist_ok=True)
@@ -52,8 +54,7 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         console.print(f"dataset {ds.name}: {len(ds.y_train)} train / {len(ds.y_test)} test images, "
                       f"{ds.in_chans}x{ds.img_size}x{ds.img_size}, {ds.num_classes} classes ({ds.source})")
         data = PreparedData.from_dataset(ds)
-        atomic_write_text(out / "grid.json", json.dumps({"grid": _grid_dict(grid), "dataset": ds.summary(),
-                                                         "versions": versions()}, indent=2) + "\n")
+        write_json(out / "grid.json", {"grid": _grid_dict(grid), "dataset": ds.summary(), "versions": versions()})
         elsewhere: list[Path] = []
         with contextlib.ExitStack() as locks:  # each run this process claims stays locked until the grid ends
             claims = _claim(runs, out, locks, elsewhere, console)

@@ -9,6 +9,7 @@ import yaml
 
 from .errors import ConfigError, unknown_choice
 from .recipes import RECIPES
+from .runfolder import file_safe
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "adadelta", "sgd")
 SCHEDULES = ("none", "cosine", "onecycle")
@@ -42,9 +43,10 @@ class RunConfig:
     recipe: str = "none"  # a preset of the fields above (engine/recipes.py); recorded for the record
     device: str = "auto"  # cuda when available
     precision: str = "auto"  # bf16 autocast on CPUs with AVX512-BF16 and GPUs that support it
-    # Transfer learning and the autoencoder (engine/transfer.py, engine/autoencoder_fit.py)
+    # Transfer learning and the autoencoder (models/pretrained.py, engine/stages.py)
     pretrained: str = "none"  # none | imagenet (vgg16, resnet50: torchvision's weights) | a best.pt or run folder
-    weights: str | None = None  # local ImageNet weight file (torchvision format) instead of the download
+    weights: str | None = None  # local ImageNet weight file (torchvision format) instead of the download;
+    # the command line turns --weights alone into --pretrained imagenet
     freeze: str = "none"  # none | backbone: train the head only, on backbone features computed once
     finetune_blocks: int | None = None  # train only the last N backbone blocks (+ head); None: every block
     backbone_lr_scale: float = 0.1  # lr of those blocks = lr x this: pretrained features move slowly
@@ -55,6 +57,8 @@ class RunConfig:
         self.validate()
 
     def validate(self) -> None:
+        """Types and ranges only: nothing is read from disk and nothing is changed (files named by
+        options are checked before work starts, by models/pretrained.check_sources)."""
         from .models import is_model, list_models  # late: the zoo imports torch models
 
         if not is_model(self.model):
@@ -78,11 +82,13 @@ class RunConfig:
         self._validate_transfer()
 
     def _validate_transfer(self) -> None:
-        from .engine.transfer import check_pretrained  # late: it imports the model zoo
+        from .models.pretrained import IMAGENET_WEIGHTS  # a table of published files; nothing is read
 
-        if self.weights is not None and self.pretrained == "none":
-            self.pretrained = "imagenet"  # a local weight file stands in for the download
-        check_pretrained(self.model, self.pretrained, self.weights)
+        if self.pretrained == "imagenet" and self.model not in IMAGENET_WEIGHTS:
+            raise ConfigError(f"no ImageNet weights for '{self.model}'; they exist for: {', '.join(IMAGENET_WEIGHTS)} "
+                              f"(or give --pretrained a bakeoff best.pt)")
+        _check(self.weights is None or self.pretrained == "imagenet",
+               "--weights goes with --pretrained imagenet; a bakeoff checkpoint is given to --pretrained")
         if self.freeze not in ("none", "backbone"):
             raise unknown_choice("--freeze", self.freeze, ("none", "backbone"))
         _check(self.finetune_blocks is None or self.finetune_blocks >= 1,
@@ -103,8 +109,6 @@ class RunConfig:
 
     def _transfer_suffix(self) -> str:
         """Transfer and autoencoder options that differ from their defaults ('' keeps older run ids)."""
-        from .engine.transfer import pretrained_label
-
         parts = []
         if self.pretrained != "none":
             parts.append(f"pt-{pretrained_label(self.pretrained)}")
@@ -125,6 +129,19 @@ class RunConfig:
     def from_dict(cls, d: dict) -> "RunConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def pretrained_label(pretrained: str) -> str:
+    """Short, file-safe name of the weights' origin for run ids: 'imagenet' or the source run's folder name.
+
+    From the text alone (a run id must not depend on what is on disk): a path ending in a .pt file names
+    its folder's run, any other path is the run folder itself.
+    """
+    if pretrained in ("none", "imagenet"):
+        return pretrained
+    path = Path(pretrained)
+    name = (path.parent.name or path.stem) if path.suffix in (".pt", ".pth") else path.name
+    return file_safe(name)
 
 
 # Grid keys that take lists; every other RunConfig field is shared by all runs of the grid.

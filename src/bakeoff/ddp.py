@@ -8,7 +8,6 @@ global batch); rank 0 alone writes the run folder and prints. A distributed run 
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import torch.distributed as dist
 
 from .config import RunConfig
 from .data import load_dataset
-from .engine.checkpoint import atomic_write_text
+from .runfolder import METRICS_FILE, write_json
 from .engine.distributed import init_from_env, rank_world
 from .leaderboard import build_leaderboard, write_leaderboard
 from .runner import PreparedData, execute_run
@@ -33,7 +32,7 @@ def train_distributed(cfg: RunConfig, out: Path, quiet: bool) -> dict | None:
         if rank == 0:
             metrics = execute_run(cfg, data, out / cfg.run_id, quiet=quiet, resumable=False)
             metrics["world_size"] = world  # recorded with the run: its numbers came from `world` processes
-            atomic_write_text(out / cfg.run_id / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            write_json(out / cfg.run_id / METRICS_FILE, metrics)
             write_leaderboard(build_leaderboard([(cfg.to_dict(), metrics)]), out)
             return metrics
         with tempfile.TemporaryDirectory(prefix=f"bakeoff-rank{rank}-") as scratch:  # other ranks' files are dropped

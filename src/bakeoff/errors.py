@@ -16,3 +16,8 @@ class ConfigError(BakeoffError):
 def unknown_choice(kind: str, value: str, choices) -> ConfigError:
     """`unknown model 'resnt'; choose from: cnn4, mlp, ...` as one error."""
     return ConfigError(f"unknown {kind} '{value}'; choose from: {', '.join(sorted(choices))}")
+
+
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line (whitespace runs collapsed), or its type's name when it has none."""
+    return " ".join(str(e).split()) or type(e).__name__

@@ -13,9 +13,8 @@ from typing import Iterable, Iterator
 
 from .config import RunConfig
 from .engine import interrupt
-from .engine.checkpoint import atomic_write_bytes
-from .engine.state import STATE_FILE
 from .errors import ConfigError
+from .runfolder import METRICS_FILE, atomic_write_bytes, state_files
 from .runner import PreparedData, execute_run
 
 EXECUTORS = ("local", "ray")
@@ -29,17 +28,21 @@ class LocalExecutor:
             yield cfg, execute_run(cfg, data, out / cfg.run_id, quiet=quiet)
 
 
-def _train_remote(cfg_dict: dict, data: PreparedData, threads: int, resume_state: bytes | None) -> tuple[dict, dict]:
+def _train_remote(cfg_dict: dict, data: PreparedData, threads: int,
+                  resume_states: dict[str, bytes]) -> tuple[dict, dict]:
     """A Ray task: train one run in a scratch folder; return its metrics and every file it wrote."""
     import torch
 
+    from .process import configure_process
+
+    configure_process()  # a Ray worker is a process of its own
     torch.set_num_threads(threads)  # what the task reserved, so runs do not fight over cores
     cfg = RunConfig.from_dict(cfg_dict)
     with tempfile.TemporaryDirectory(prefix="bakeoff-ray-") as scratch:
         run_dir = Path(scratch) / cfg.run_id
-        if resume_state is not None:
-            run_dir.mkdir(parents=True)
-            (run_dir / STATE_FILE).write_bytes(resume_state)
+        run_dir.mkdir(parents=True)
+        for name, state in resume_states.items():
+            (run_dir / name).write_bytes(state)
         metrics = execute_run(cfg, data, run_dir, quiet=True)
         files = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and not p.name.startswith(".")}
     return metrics, files
@@ -69,8 +72,8 @@ class RayExecutor:
         data_ref = ray.put(data)  # shared by every task instead of shipped with each
         pending = {}
         for cfg in runs:
-            state = out / cfg.run_id / STATE_FILE
-            resume = state.read_bytes() if state.is_file() else None  # resume where an earlier attempt stopped
+            # resume where an earlier attempt stopped
+            resume = {p.name: p.read_bytes() for p in state_files(out / cfg.run_id)}
             ref = task.remote(cfg.to_dict(), data_ref, self.cpus, resume)
             pending[ref] = cfg
         try:
@@ -89,10 +92,12 @@ class RayExecutor:
 
 def write_run_folder(run_dir: Path, files: dict[str, bytes]) -> None:
     """Write a run's files as a worker produced them, metrics.json last (it marks the run done)."""
-    for name in sorted(files, key=lambda n: n == "metrics.json"):
+    for name in sorted(files, key=lambda n: n == METRICS_FILE):
         atomic_write_bytes(run_dir / name, files[name])
-    if "metrics.json" in files and STATE_FILE not in files:
-        (run_dir / STATE_FILE).unlink(missing_ok=True)
+    if METRICS_FILE in files:
+        for state in state_files(run_dir):
+            if state.name not in files:
+                state.unlink(missing_ok=True)
 
 
 def make_executor(name: str, address: str | None = None, cpus_per_run: int | None = None,

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .engine.checkpoint import atomic_write_text
+from .runfolder import atomic_write_text
 
 COLUMNS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "test_acc_mean",
            "test_acc_std", "test_loss", "params", "mflops", "train_seconds", "seconds_per_epoch", "images_per_s",

@@ -1,4 +1,4 @@
-"""Download one file from a list of mirrors, verified by MD5 before it takes its final name."""
+"""Download one file from a list of mirrors, verified by its checksum before it takes its final name."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from ..errors import DatasetError
+from ..errors import DatasetError, one_line
 
 # Base URLs, tried in order; the official file name is appended.
 MIRRORS = {
@@ -21,8 +21,10 @@ TIMEOUT_S = 5.0  # per connect/read: a machine without network fails within seco
 CHUNK = 1 << 16  # bytes per read: 64 KiB keeps the progress bar lively and memory flat
 
 
-def fetch(url_list: list[str], dest: Path, md5: str, quiet: bool = False) -> Path:
-    """Download the first mirror that answers into `dest`, checking `md5`.
+def fetch(url_list: list[str], dest: Path, md5: str | None = None, quiet: bool = False, *,
+          sha256_prefix: str | None = None) -> Path:
+    """Download the first mirror that answers into `dest`, checking `md5` (or, for torchvision-style weight
+    files, the first hex digits of the SHA-256 that their name carries).
 
     Writes to `dest.part` and renames only once the checksum matches, so an
     interrupted or corrupt download never looks like a finished file.
@@ -34,23 +36,33 @@ def fetch(url_list: list[str], dest: Path, md5: str, quiet: bool = False) -> Pat
     failures = []
     for url in url_list:
         try:
-            actual = _download(url, part, quiet)
+            digests = _download(url, part, quiet)
         except (OSError, ValueError) as e:  # URLError, timeouts, HTTP errors and bad URLs are all OSError/ValueError
             part.unlink(missing_ok=True)
-            failures.append(f"{url}: {_one_line(e)}")
+            failures.append(f"{url}: {one_line(e)}")
             continue
-        if actual != md5:
+        mismatch = _mismatch(digests, md5, sha256_prefix)
+        if mismatch:
             part.unlink(missing_ok=True)
-            failures.append(f"{url}: md5 {actual} does not match the expected {md5}")
+            failures.append(f"{url}: {mismatch}")
             continue
         os.replace(part, dest)  # atomic: `dest` exists only once verified
         return dest
     raise DatasetError(f"could not download {dest.name} ({'; '.join(failures) or 'no mirrors'})")
 
 
-def _download(url: str, part: Path, quiet: bool) -> str:
-    """Stream `url` into `part`; return the MD5 of what was written."""
-    digest = hashlib.md5()
+def _mismatch(digests: dict[str, str], md5: str | None, sha256_prefix: str | None) -> str:
+    """Why the file is not the expected one, or '' when every given checksum matches."""
+    if md5 is not None and digests["md5"] != md5:
+        return f"md5 {digests['md5']} does not match the expected {md5}"
+    if sha256_prefix is not None and not digests["sha256"].startswith(sha256_prefix):
+        return f"sha256 {digests['sha256'][:16]}... does not start with the expected {sha256_prefix}"
+    return ""
+
+
+def _download(url: str, part: Path, quiet: bool) -> dict[str, str]:
+    """Stream `url` into `part`; return the MD5 and SHA-256 of what was written."""
+    digest, sha256 = hashlib.md5(), hashlib.sha256()
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp, open(part, "wb") as f:
         total = int(resp.headers.get("Content-Length") or 0) or None
         # stderr: stdout may carry a run's machine-readable output
@@ -61,9 +73,6 @@ def _download(url: str, part: Path, quiet: bool) -> str:
             while chunk := resp.read(CHUNK):
                 f.write(chunk)
                 digest.update(chunk)
+                sha256.update(chunk)
                 progress.advance(task, len(chunk))
-    return digest.hexdigest()
-
-
-def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
+    return {"md5": digest.hexdigest(), "sha256": sha256.hexdigest()}

@@ -1,4 +1,9 @@
-"""The training loop, written once for train, validation and test (`run_epoch`), and `fit` around it."""
+"""The training loop, written once for train, validation and test (`run_epoch`), and `fit` around it.
+
+Every way bakeoff trains is `fit`: whole models, a head on cached features, fine-tuned blocks and the
+autoencoder's reconstruction stage (engine/stages.py) differ only in the parameters, the objective
+(engine/objectives.py) and the stage label they pass.
+"""
 from __future__ import annotations
 
 import math
@@ -8,17 +13,16 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..config import RunConfig
 from . import distributed, interrupt
 from .augment import Augment, flip_suits
 from .device import autocast
+from .features import EVAL_BATCH
+from .objectives import Classification
 from .optim import build_optimizer, build_schedule
 from .progress import EpochProgress
 from .state import TrainState, load_state, save_state, snapshot
-
-EVAL_BATCH = 1024  # no gradients: larger batches are faster and do not change results
 
 
 class Diverged(Exception):
@@ -38,23 +42,25 @@ class Split:
 
 @dataclass
 class EpochResult:
-    loss: float  # mean cross-entropy (unsmoothed outside training)
-    acc: float
+    loss: float  # mean of the objective's loss: cross-entropy (unsmoothed outside training), or MSE
+    acc: float  # NaN when the objective has no classes (reconstruction)
     seconds: float
     logits: torch.Tensor | None = None  # (N, num_classes) float32, when collected
 
 
 def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.device, precision: str,
               optimizer: torch.optim.Optimizer | None = None, schedule=None, augment: Augment | None = None,
-              label_smoothing: float = 0.0, gen: torch.Generator | None = None, collect: bool = False,
+              objective=None, gen: torch.Generator | None = None, collect: bool = False,
               progress: EpochProgress | None = None, tta: bool = False) -> EpochResult:
     """One pass over `split`: trains when an optimizer is given, else evaluates.
 
+    `objective`: what is minimised (default: cross-entropy against the labels, engine/objectives.py).
     `tta` (evaluation only): average the logits of each image and its mirror image.
 
     Under torchrun (training only) each rank takes its slice of every global batch of `batch_size`.
     """
     training = optimizer is not None
+    objective = objective or Classification()
     model.train(training)
     n = len(split)
     order = torch.randperm(n, generator=gen).to(device) if training else torch.arange(n, device=device)
@@ -77,11 +83,10 @@ def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.
             if augment is not None:
                 x = augment(x)
             with autocast(device, precision):
-                logits = model(x)
+                out = model(objective.inputs(x, training))
                 if tta:
-                    logits = (logits + model(x.flip(3))) / 2
-            logits = logits.float()
-            loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing if training else 0.0)
+                    out = (out + model(x.flip(3))) / 2
+            loss, logits = objective.loss(out.float(), x, y, training)
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 # DDP averages the ranks' gradients; weighting by shard size makes that the global batch's mean.
@@ -91,9 +96,10 @@ def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.
                     schedule.step()
                 interrupt.check()  # SIGINT/SIGTERM: stop here, after a whole step; the last epoch's state is saved
             loss_sum += loss.detach() * y.numel()
-            correct += (logits.argmax(1) == y).sum()
+            if logits is not None:
+                correct += (logits.argmax(1) == y).sum()
             count += y.numel()
-            if collect:
+            if collect and logits is not None:
                 all_logits.append(logits.detach())
             if progress is not None and (step % 10 == 0 or step == steps - 1):
                 seen = count.item()
@@ -103,56 +109,70 @@ def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.
     mean_loss = loss_sum.item() / count.item()
     if training and not math.isfinite(mean_loss):
         raise Diverged(f"training loss became {mean_loss} (try a lower --lr)")
-    logits = torch.cat(all_logits) if collect else None
-    return EpochResult(mean_loss, correct.item() / count.item(), time.perf_counter() - start, logits)
+    acc = correct.item() / count.item() if isinstance(objective, Classification) else math.nan
+    logits = torch.cat(all_logits) if collect and all_logits else None
+    return EpochResult(mean_loss, acc, time.perf_counter() - start, logits)
 
 
 @dataclass
 class FitResult:
-    history: list[dict]  # one row per epoch: epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds
-    best_epoch: int  # epoch whose weights were restored (lowest validation loss)
+    history: list[dict]  # one row per epoch of every stage so far: epoch, train_loss, train_acc, val_loss,
+    # val_acc, lr, seconds, stage
+    best_epoch: int  # epoch (numbered as in history) whose weights were restored: the lowest validation loss
     stopped_early: bool
     train_images_per_s: float
-    resumed_from: int  # epochs already done when this call started (0: a fresh run)
+    resumed_from: int  # epochs of this stage already done when this call started (0: a fresh run)
+    images: int = 0  # training images this stage processed
+    train_seconds: float = 0.0  # seconds this stage spent in training passes
 
 
-def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, device: torch.device, precision: str,
-        on_epoch=None, quiet: bool = False, state_path: Path | None = None, params=None) -> FitResult:
+def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, device: torch.device, precision: str, *,
+        on_epoch=None, quiet: bool = False, state_path: Path | None = None, params=None, objective=None,
+        stage: str = "", history_before: list[dict] = (), setup_seconds: float = 0.0) -> FitResult:
     """Train `model` for `cfg.epochs`, keeping and finally restoring the weights with the lowest val loss.
 
     Early stopping (cfg.patience) watches the validation loss only: the test split never takes part.
-    `on_epoch(history)` is called after each epoch (to write the history as it grows). With `state_path`,
-    the full training state is saved there after every epoch and a matching saved state is resumed.
-    `params`: the parameters or param groups to train (engine/transfer.py's frozen backbones); default all.
+    `on_epoch(history)` is called after each epoch with every row so far (to write history.csv as it grows).
+    With `state_path`, the full training state is saved there after every epoch and a matching saved state
+    is resumed. A stage of a longer training passes `params` (the parameters or param groups to train;
+    default all), its `objective` (default: cross-entropy against the labels), its `stage` label and the
+    `history_before` it, whose epochs its own continue; `setup_seconds` (a feature cache) count in its
+    first epoch's time.
     Raises `Interrupted` (after the current step) on SIGINT/SIGTERM inside `interrupt.graceful_signals()`.
     """
+    objective = objective or Classification(cfg.label_smoothing)
     optimizer = build_optimizer(model.parameters() if params is None else params, cfg)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     net = _data_parallel(model)  # the model itself outside torchrun
     schedule = build_schedule(optimizer, cfg, steps_per_epoch)
     augment = Augment(train.x.shape[-1], flip=flip_suits(cfg.dataset), seed=cfg.seed) if cfg.augment else None
     gen = torch.Generator().manual_seed(cfg.seed)  # data order
-    generators = {"order": gen, **({"augment": augment.gen} if augment else {})}
-    config = cfg.to_dict()
+    generators = {"order": gen, **({"augment": augment.gen} if augment else {}), **objective.generators}
+    config = {**cfg.to_dict(), **({"stage": stage} if stage else {})}
     st = (load_state(state_path, config, model, optimizer, schedule, generators) if state_path else None)
     resumed_from = st.epoch if st else 0
     st = st or TrainState()
-    progress = EpochProgress(quiet=quiet, label=cfg.run_id)
+    before = list(history_before)
+    tta = uses_tta(cfg.tta, cfg.dataset) and isinstance(objective, Classification)
+    progress = EpochProgress(quiet=quiet, label=f"{cfg.run_id} {stage}".strip())
     while st.epoch < cfg.epochs and not st.stopped_early:
         epoch = st.epoch + 1
         lr = optimizer.param_groups[0]["lr"]
         progress.start(epoch, cfg.epochs, steps_per_epoch)
         try:
             tr = run_epoch(net, train, batch_size=cfg.batch_size, device=device, precision=precision,
-                           optimizer=optimizer, schedule=schedule, augment=augment,
-                           label_smoothing=cfg.label_smoothing, gen=gen, progress=progress)
+                           optimizer=optimizer, schedule=schedule, augment=augment, objective=objective, gen=gen,
+                           progress=progress)
         finally:
             progress.stop()
-        tta = uses_tta(cfg.tta, cfg.dataset)
-        va = evaluate(model, val, device, precision, tta=tta) if val is not None and len(val) else None
-        st.history.append({"epoch": epoch, "train_loss": tr.loss, "train_acc": tr.acc,
+        va = None
+        if val is not None and len(val):
+            objective.start_eval()
+            va = evaluate(model, val, device, precision, tta=tta, objective=objective)
+        seconds = tr.seconds + (va.seconds if va else 0.0) + (setup_seconds if epoch == 1 else 0.0)
+        st.history.append({"epoch": len(before) + epoch, "train_loss": tr.loss, "train_acc": tr.acc,
                            "val_loss": va.loss if va else math.nan, "val_acc": va.acc if va else math.nan,
-                           "lr": lr, "seconds": tr.seconds + (va.seconds if va else 0.0)})
+                           "lr": lr, "seconds": seconds, "stage": stage})
         st.epoch, st.train_seconds = epoch, st.train_seconds + tr.seconds
         score = va.loss if va else -epoch  # without validation data the last epoch is the best
         if score < st.best_loss:
@@ -164,11 +184,12 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
         if state_path is not None:
             save_state(state_path, st, config, model, optimizer, schedule, generators)
         if on_epoch is not None:
-            on_epoch(st.history)
+            on_epoch(before + st.history)
         interrupt.check()  # a signal during validation stops here, with this epoch saved
     model.load_state_dict(st.best_weights)
     images = len(train) * len(st.history)
-    return FitResult(st.history, st.best_epoch, st.stopped_early, images / max(st.train_seconds, 1e-9), resumed_from)
+    return FitResult(before + st.history, len(before) + st.best_epoch, st.stopped_early,
+                     images / max(st.train_seconds, 1e-9), resumed_from, images, st.train_seconds)
 
 
 def _data_parallel(model: nn.Module) -> nn.Module:
@@ -181,11 +202,11 @@ def _data_parallel(model: nn.Module) -> nn.Module:
 
 
 def evaluate(model: nn.Module, split: Split, device: torch.device, precision: str,
-             collect: bool = False, tta: bool = False) -> EpochResult:
+             collect: bool = False, tta: bool = False, objective=None) -> EpochResult:
     """Loss and accuracy on a split without gradients; `collect` keeps the logits; `tta` adds the mirror image."""
     with torch.inference_mode():
         return run_epoch(model, split, batch_size=EVAL_BATCH, device=device, precision=precision, collect=collect,
-                         tta=tta)
+                         tta=tta, objective=objective)
 
 
 def uses_tta(tta: bool, dataset: str) -> bool:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import atomic_write_bytes
-
-STATE_FILE = "state.pt"
+from ..errors import BakeoffError, one_line
+from ..runfolder import atomic_write_bytes
 
 
 @dataclass
@@ -53,14 +52,20 @@ def save_state(path: Path, state: TrainState, config: dict, model, optimizer, sc
 
 def load_state(path: Path, config: dict, model, optimizer, schedule,
                generators: dict[str, torch.Generator]) -> TrainState | None:
-    """Restore a saved state into the given objects; None when there is none for this exact config."""
+    """Restore a saved state into the given objects; None when there is none for this exact config.
+
+    A state saved under other settings is not this run's: the run starts over (and overwrites it). A file
+    that cannot be read as a state is refused in one line rather than silently trained over.
+    """
     if not path.is_file():
         return None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a state file from a crash mid-write cannot exist (atomic), but a foreign one can
-        return None
-    if not isinstance(payload, dict) or payload.get("config") != config:
+    except Exception as e:  # a state file from a crash mid-write cannot exist (atomic), but a foreign one can
+        raise _unreadable(path, one_line(e)) from None
+    if not isinstance(payload, dict) or not {"config", "loop", "model", "optimizer", "generators"} <= payload.keys():
+        raise _unreadable(path, "not a bakeoff training state")
+    if payload["config"] != config:
         return None
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
@@ -72,6 +77,11 @@ def load_state(path: Path, config: dict, model, optimizer, schedule,
     for name, g in generators.items():
         g.set_state(payload["generators"][name])
     return TrainState(**payload["loop"], best_weights=payload["best_weights"])
+
+
+def _unreadable(path: Path, why: str) -> BakeoffError:
+    return BakeoffError(f"{path}: cannot resume from this saved training state ({why[:160]}); "
+                        f"delete it to train the run from the start")
 
 
 def snapshot(model) -> dict:

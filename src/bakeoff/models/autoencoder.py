@@ -10,7 +10,7 @@ Classifier on the code: BatchNorm (standardizes the code), Dense 256 + ReLU + Dr
 Dense 128 + ReLU + Dropout, Dense num_classes (seed 001's three dense layers; the widths are ours).
 
 `forward(x)` returns logits like every model; `reconstruct(x)` returns the decoded
-image. engine/autoencoder_fit.py trains it in stages (reconstruction first).
+image. engine/stages.py trains it in stages (reconstruction first).
 """
 from __future__ import annotations
 
@@ -60,6 +60,10 @@ class ConvAutoencoder(ClassifierBase):
         blocks[-1] = nn.Sequential(*blocks[-1], self.to_code)
         return blocks
 
+    def auxiliary_modules(self) -> list[nn.Module]:
+        """The decoder: trained to reconstruct, never with the classifier."""
+        return [self.decoder]
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # (B, 256, h, w): 1x1 at 28x28, 2x2 at 32x32
         x = self.to_code(x)  # (B, latent_dim)
@@ -79,9 +83,6 @@ class ConvAutoencoder(ClassifierBase):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.forward_features(x))
 
-    @property
-    def default_cfg(self) -> dict:
-        return {**super().default_cfg, "latent_dim": self.latent_dim}
 
 
 def _block_sizes(img_size: int, blocks: int) -> list[int]:

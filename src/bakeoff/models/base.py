@@ -67,17 +67,42 @@ class ClassifierBase(nn.Module):
         setattr(parent, child_name, new)  # also works for a Sequential index, e.g. "classifier.6"
         self.num_classes = num_classes
 
-    @property
-    def default_cfg(self) -> dict:
-        """What the model was built for and where its head is, timm's `default_cfg` in brief."""
-        return {
-            "num_classes": self.num_classes,
-            "in_chans": self.in_chans,
-            "img_size": self.img_size,
-            "input_size": (self.in_chans, self.img_size, self.img_size),
-            "num_features": self.num_features,
-            "classifier": self.classifier_name,
-        }
+    # ---- anatomy, for transfer learning (timm's `group_matcher` in spirit): each family says, nothing is guessed
+
+    def backbone_blocks(self) -> list[nn.Module]:
+        """The backbone's blocks, input first: what `--finetune-blocks N` counts from the end and
+        `--freeze backbone` freezes. Every parameter that `forward_features` uses lies in one of them."""
+        raise ConfigError(f"{type(self).__name__} does not say which layers form its backbone")
+
+    def auxiliary_modules(self) -> list[nn.Module]:
+        """Modules that are neither backbone nor head (an autoencoder's decoder): never trained with the head."""
+        return []
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """The parameters `forward_head` uses: all but the backbone blocks' and the auxiliary modules'."""
+        skip = {id(p) for m in self.backbone_blocks() + self.auxiliary_modules() for p in m.parameters()}
+        return [p for p in self.parameters() if id(p) not in skip]
+
+
+def split_after_pools(layers: list[nn.Module]) -> list[nn.Module]:
+    """A conv stack cut into blocks, each ending at a pool (or the Identity standing in for one).
+
+    Layers after the last pool form a block of their own when they hold parameters (basic-cnn's last
+    conv), else they join the last block (simple-cnn's Dropout).
+    """
+    blocks, current = [], []
+    for layer in layers:
+        current.append(layer)
+        if isinstance(layer, (nn.MaxPool2d, nn.Identity)):
+            blocks.append(nn.Sequential(*current))
+            current = []
+    if current:
+        has_params = any(True for m in current for _ in m.parameters())
+        if blocks and not has_params:
+            blocks[-1] = nn.Sequential(*blocks[-1], *current)
+        else:
+            blocks.append(nn.Sequential(*current))
+    return blocks
 
 
 def conv_out_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:

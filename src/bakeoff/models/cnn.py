@@ -4,14 +4,14 @@ All three adapt to the input: the flatten size is computed from `img_size` by
 `make_layers`. The seeds' valid (unpadded) convolutions are kept whenever the
 whole stack still leaves a map >= 1x1; on smaller inputs (e.g. 8x8 for
 `basic-cnn`) every conv switches to 'same' padding and a pool that would take a
-1x1 map to 0x0 is skipped (nn.Identity). `default_cfg["padding"]` says which.
+1x1 map to 0x0 is skipped (nn.Identity). The model's `padding` attribute says which.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
-from .base import ClassifierBase, make_layers, resolve_padding
+from .base import ClassifierBase, make_layers, resolve_padding, split_after_pools
 from .registry import register_model
 
 
@@ -52,6 +52,10 @@ class ConvNet(ClassifierBase):
         self.num_features = width
         self.fc = nn.Linear(width, num_classes)
 
+    def backbone_blocks(self) -> list[nn.Module]:
+        """The conv stack cut after each pool, input first."""
+        return split_after_pools(list(self.features))
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # (B, C, h, w)
         return x
@@ -64,9 +68,6 @@ class ConvNet(ClassifierBase):
         x = self.fc(x)  # (B, num_classes)
         return x
 
-    @property
-    def default_cfg(self) -> dict:
-        return {**super().default_cfg, "padding": self.padding, "flatten_size": self.flatten_size}
 
 
 @register_model("simple-cnn")

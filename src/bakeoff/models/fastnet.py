@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .base import ClassifierBase
+from .base import ClassifierBase, split_after_pools
 from .registry import register_model
 
 
@@ -53,6 +53,10 @@ class FastNet(ClassifierBase):
         self.fc = ScaledLinear(cin, num_classes, logit_scale)
         self.widths = tuple(widths)
 
+    def backbone_blocks(self) -> list[nn.Module]:
+        """The conv stack cut after each pool, input first."""
+        return split_after_pools(list(self.features))
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)  # (B, C, h, w)
 
@@ -62,9 +66,6 @@ class FastNet(ClassifierBase):
             return x
         return self.fc(x)  # (B, num_classes)
 
-    @property
-    def default_cfg(self) -> dict:
-        return {**super().default_cfg, "widths": list(self.widths)}
 
 
 @register_model("fast-net")

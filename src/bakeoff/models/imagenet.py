@@ -9,7 +9,7 @@ key for key. Their head is one of two:
   head="torchvision": torchvision's own head, exactly (VGG's 4096-4096 `classifier`, ResNet's `fc`),
       so at 1000 classes the whole state_dict equals torchvision's.
 
-Either way `engine.transfer` loads every backbone key of an official file strictly
+Either way `models/pretrained.py` loads every backbone key of an official file strictly
 and reports the head keys it leaves out (with head="custom": all of them).
 """
 from __future__ import annotations

@@ -36,6 +36,12 @@ class MLP(ClassifierBase):
         self.num_features = width
         self.fc = nn.Linear(width, num_classes)
 
+    def backbone_blocks(self) -> list[nn.Module]:
+        """One block per hidden layer (Linear, ReLU, Dropout), input first."""
+        layers = list(self.hidden)
+        starts = sorted({0} | {i for i, m in enumerate(layers) if isinstance(m, nn.Linear)}) if layers else []
+        return [nn.Sequential(*layers[a:b]) for a, b in zip(starts, starts[1:] + [len(layers)])]
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.flatten(x)  # (B, C*H*W)
         x = self.hidden(x)  # (B, hidden[-1])

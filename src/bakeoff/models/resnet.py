@@ -108,6 +108,10 @@ class CifarResNet(ClassifierBase):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")  # He init, as the paper
 
+    def backbone_blocks(self) -> list[nn.Module]:
+        """Stem (conv, BN, ReLU), layer1, layer2, layer3, input first."""
+        return [nn.Sequential(self.conv1, self.bn1, self.relu), self.layer1, self.layer2, self.layer3]
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # (B, 16, H, W)
         x = self.bn1(x)
@@ -125,9 +129,6 @@ class CifarResNet(ClassifierBase):
         x = self.fc(x)  # (B, num_classes)
         return x
 
-    @property
-    def default_cfg(self) -> dict:
-        return {**super().default_cfg, "depth": self.depth}
 
 
 @register_model("resnet20")

@@ -113,9 +113,6 @@ class ImageNetResNet(ClassifierBase):
         x = self.fc(x)  # (B, num_classes)
         return x
 
-    @property
-    def default_cfg(self) -> dict:
-        return {**super().default_cfg, "head": self.head}
 
 
 @register_model("resnet50")

@@ -86,9 +86,6 @@ class VGG(ClassifierBase):
         x = self.fc(x)  # (B, num_classes)
         return x
 
-    @property
-    def default_cfg(self) -> dict:
-        return {**super().default_cfg, "head": self.head}
 
 
 def _expand(cfg: list[int | str]) -> list[int | str]:

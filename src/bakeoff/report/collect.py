@@ -12,7 +12,7 @@ import numpy as np
 from ..config import GRID_AXES, GridConfig
 from ..errors import BakeoffError
 from ..leaderboard import build_leaderboard
-from ..runner import read_status
+from ..runfolder import read_status
 
 
 @dataclass

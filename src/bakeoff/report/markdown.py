@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..engine.checkpoint import atomic_write_bytes, atomic_write_text
+from ..runfolder import atomic_write_bytes, atomic_write_text
 from .blocks import Details, Document, Figure, Row, Section, Table, Text
 
 

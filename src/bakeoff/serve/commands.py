@@ -97,7 +97,7 @@ def _unique_names(paths: list[Path]) -> list[str]:
 
 def write_explanation(path: Path, photo: Image.Image, view: np.ndarray, top: list[dict]) -> None:
     """The photo beside what the model saw (enlarged, pixel for pixel), captioned with its top guesses."""
-    from ..engine.checkpoint import atomic_write_bytes
+    from ..runfolder import atomic_write_bytes
 
     shown = photo.convert("RGB")
     shown = shown.resize((max(1, round(shown.width * EXPLAIN_HEIGHT / shown.height)), EXPLAIN_HEIGHT),

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..engine.checkpoint import atomic_write_bytes, load_checkpoint, model_from_checkpoint
+from ..models.checkpoint import load_checkpoint, model_from_checkpoint
+from ..runfolder import atomic_write_bytes
 from ..errors import BakeoffError, unknown_choice
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
@@ -104,7 +105,7 @@ def check_inputs(ckpt: dict, data_dir: str | None = None) -> dict[str, np.ndarra
 def _real_images(pre: dict, data_dir: str | None) -> np.ndarray | None:
     """The first test images of the training dataset, normalized; None when its files are not here."""
     from ..data import load_dataset
-    from ..runner import normalize
+    from ..data.pixels import normalize
 
     try:
         ds = load_dataset(pre["dataset"], data_dir=data_dir, img_size=pre["img_size"], download=False, quiet=True)

@@ -81,7 +81,7 @@ def load_model(path: Path, runtime: str = "torch", threads: int = 1) -> LoadedMo
                            _onnx_forward(session), "onnx")
     import torch
 
-    from ..engine.checkpoint import load_checkpoint, model_from_checkpoint
+    from ..models.checkpoint import load_checkpoint, model_from_checkpoint
     from .export import onnx_session, torch_forward, verified
 
     ckpt = load_checkpoint(path)

@@ -1,10 +1,8 @@
-"""Checkpoints that rebuild their model alone, written atomically."""
+"""Checkpoints that rebuild their model alone: name, kwargs, weights, classes and how inputs are fed."""
 from __future__ import annotations
 
 import io
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -12,26 +10,10 @@ import torch
 import torch.nn as nn
 
 from ..errors import BakeoffError
-from ..models import create_model
+from ..runfolder import CHECKPOINT_FILE, atomic_write_bytes
+from .registry import create_model
 
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
+REQUIRED_KEYS = {"model", "model_kwargs", "state_dict", "classes", "preprocessing"}
 
 
 def save_checkpoint(path: Path, model: nn.Module, *, model_name: str, model_kwargs: dict, classes: list[str],
@@ -39,10 +21,10 @@ def save_checkpoint(path: Path, model: nn.Module, *, model_name: str, model_kwar
     """Everything needed to rebuild and feed the model: name, kwargs, weights, classes, preprocessing."""
     state = {
         "model": model_name,
-        "model_kwargs": model_kwargs,  # num_classes, in_chans, img_size
+        "model_kwargs": model_kwargs,  # num_classes, in_chans, img_size (+ the model's own options)
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "classes": list(classes),
-        "preprocessing": preprocessing,  # dataset, in_chans, img_size, mean, std (0..1 scale)
+        "preprocessing": preprocessing,  # dataset, in_chans, img_size, mean, std (0..1 scale), weights' origin
         "config": config,
         "metrics": metrics or {},
         "versions": {"torch": str(torch.__version__)},
@@ -52,11 +34,15 @@ def save_checkpoint(path: Path, model: nn.Module, *, model_name: str, model_kwar
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
+def checkpoint_path(path: str | Path) -> Path:
+    """best.pt for a checkpoint given as the file or its run folder."""
+    p = Path(path)
+    return p / CHECKPOINT_FILE if p.is_dir() else p
+
+
 def load_checkpoint(path: str | Path) -> dict:
     """Read a checkpoint with `weights_only=True`: tensors and plain data only, never code."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "best.pt"
+    p = checkpoint_path(path)
     if not p.is_file():
         raise BakeoffError(f"checkpoint not found: {p}")
     try:
@@ -68,7 +54,7 @@ def load_checkpoint(path: str | Path) -> dict:
         if not zipfile.is_zipfile(p):  # torch.save writes a zip archive; anything else fails obscurely
             raise BakeoffError(f"{p}: not a bakeoff checkpoint (not a file written by torch.save)") from None
         raise BakeoffError(f"{p}: not a readable bakeoff checkpoint ({str(e).splitlines()[0][:200]})") from None
-    missing = {"model", "model_kwargs", "state_dict", "classes", "preprocessing"} - set(ckpt if isinstance(ckpt, dict) else {})
+    missing = REQUIRED_KEYS - set(ckpt if isinstance(ckpt, dict) else {})
     if missing:
         raise BakeoffError(f"{p}: not a bakeoff checkpoint (missing {', '.join(sorted(missing))})")
     return ckpt

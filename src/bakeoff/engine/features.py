@@ -1,0 +1,74 @@
+"""Training part of a model: frozen blocks held in eval mode, and backbone features computed once and cached."""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn as nn
+
+from .device import autocast
+
+EVAL_BATCH = 1024  # no gradients: larger batches are faster and do not change results
+CACHE_LIMIT_BYTES = 4 * 2**30  # larger feature caches (e.g. resnet50 at 224x224: 400 KB per image) run uncached
+
+
+class PartlyFrozen(nn.Module):
+    """`model` with some blocks held in eval mode whatever `train()` says (frozen BatchNorm, no dropout)."""
+
+    def __init__(self, model: nn.Module, frozen: list[nn.Module]):
+        super().__init__()
+        self.model = model
+        self._frozen = list(frozen)  # a plain list: not registered twice in the state_dict
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for block in self._frozen:
+            block.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class HeadOnly(nn.Module):
+    """The head of `model` as a network of its own: cached features in, logits out."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_head(features)
+
+
+@contextlib.contextmanager
+def frozen(blocks: list[nn.Module]):
+    """No gradients for these blocks' parameters while inside; restored afterwards."""
+    params = [p for b in blocks for p in b.parameters()]
+    before = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, before):
+            p.requires_grad_(flag)
+
+
+def extract_features(model: nn.Module, x: torch.Tensor, device: torch.device, precision: str) -> torch.Tensor:
+    """forward_features over `x` in eval mode, batched: (N, ...) float32, the cache the head trains on."""
+    model.eval()
+    out = []
+    with torch.no_grad():  # not inference_mode: the head's autograd must be able to read these tensors
+        for i in range(0, max(len(x), 1), EVAL_BATCH):  # an empty split (--val-fraction 0) still gives (0, ...)
+            with autocast(device, precision):
+                f = model.forward_features(x[i:i + EVAL_BATCH])
+            out.append(f.float())
+    return torch.cat(out)
+
+
+def cache_bytes(model: nn.Module, sample: torch.Tensor, n: int) -> int:
+    """Memory the cached features of `n` images would take."""
+    model.eval()
+    with torch.no_grad():
+        return model.forward_features(sample[:1]).numel() * 4 * n

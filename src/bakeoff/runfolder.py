@@ -1,0 +1,175 @@
+"""The run-folder format: what a run writes, how it is written, and how everyone else reads it back.
+
+A run folder holds:
+  config.json       the resolved RunConfig (the run is rebuilt from it)
+  history.csv       epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds, stage (grows per epoch)
+  best.pt           checkpoint of the weights with the lowest validation loss (models/checkpoint.py)
+  predictions.npz   test labels, predictions, class probabilities and per-image loss (for reports)
+  autoencoder.npz   autoencoders only: the images and 2-D maps the report draws (engine/autoencoder_views.py)
+  metrics.json      written last: its status 'finished' or 'failed' marks the run done
+                    ('interrupted' marks a run stopped by a signal; it resumes on the next attempt)
+  state.pt          while the run is under way: everything needed to resume after the last epoch
+
+The runner writes these; compare, report and serve read them through this module alone, so a
+comparison folder can be reported wherever it was copied. Every file is written atomically and
+with the permissions the umask gives, like any other program's files.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+PREDICTIONS_FILE = "predictions.npz"
+CHECKPOINT_FILE = "best.pt"
+STATE_FILE = "state.pt"
+AUTOENCODER_FILE = "autoencoder.npz"
+HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
+                  "stage"]  # stage: empty for one-stage training; see engine/stages.py
+PREDICTION_KEYS = ("y_true", "y_pred", "probs", "loss")
+
+
+# ---- writing, atomically --------------------------------------------------------------------------------------
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file.
+
+    The file gets the mode a plain open() would give (0666 less the umask): mkstemp's 0600 would hide
+    reports, figures and checkpoints from everyone else on a shared server or behind a web server.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def write_json(path: Path, data: dict) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux /proc); else set and restored at once."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_history(run_dir: Path, rows: list[dict]) -> None:
+    """history.csv rewritten atomically after every epoch, so it is never half a line."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(Path(run_dir) / HISTORY_FILE, buf.getvalue())
+
+
+def write_predictions(run_dir: Path, y_true: np.ndarray, probs: np.ndarray, loss: np.ndarray) -> None:
+    """Test-set predictions: y_true (N,), y_pred (N,), probs (N, K) float32, per-image loss (N,)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, y_true=y_true, y_pred=probs.argmax(1), probs=probs, loss=loss)
+    atomic_write_bytes(Path(run_dir) / PREDICTIONS_FILE, buf.getvalue())
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+def read_json(path: Path) -> dict | None:
+    """A JSON object from `path`, or None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_status(run_dir: Path) -> dict | None:
+    """The run's metrics.json, or None when the run has not finished."""
+    return read_json(Path(run_dir) / METRICS_FILE)
+
+
+def read_config(run_dir: Path) -> dict | None:
+    """The run's config.json as written (a plain dict), or None."""
+    return read_json(Path(run_dir) / CONFIG_FILE)
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    """history.csv rows with numbers as floats (None where empty or NaN) and the stage as text."""
+    try:
+        with open(Path(run_dir) / HISTORY_FILE, newline="") as f:
+            return [{k: (v or "") if k == "stage" else _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except OSError:
+        return []
+
+
+def read_arrays(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Arrays of an .npz file, read into memory (pickled objects refused); raises OSError/KeyError/ValueError."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in (keys or z.files)}
+
+
+def state_files(run_dir: Path) -> list[Path]:
+    """The saved training states of an unfinished run: state.pt, and state-STAGE.pt for a run in stages."""
+    return sorted(Path(run_dir).glob("state*.pt"))
+
+
+def _float(v: str | None) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+# ---- naming and provenance --------------------------------------------------------------------------------
+
+def file_safe(name: str) -> str:
+    """A name made safe for a file or folder: runs of other characters become one '-'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-")
+
+
+def versions() -> dict:
+    """What produced a result: bakeoff's, torch's, numpy's and scikit-learn's versions, Python, the machine."""
+    import sklearn
+    import torch
+
+    return {"bakeoff": __version__, "torch": str(torch.__version__), "numpy": str(np.__version__),
+            "sklearn": sklearn.__version__, "python": platform.python_version(),
+            "machine": platform.machine(), "threads": torch.get_num_threads()}
