@@ -19,6 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from bakeoff.process import configure_process
+
+configure_process()  # as the command line does: before torch loads
+
 from bakeoff.compare import run_grid
 from bakeoff.config import GridConfig
 from results_file import write_json

@@ -24,9 +24,13 @@ import sys
 import time
 from pathlib import Path
 
+from bakeoff.process import configure_process
+
+configure_process()  # as the command line does: before torch loads
+
 from bakeoff.compare import run_grid
 from bakeoff.config import GridConfig
-from bakeoff.engine.transfer import IMAGENET_WEIGHTS, imagenet_state_dict
+from bakeoff.models.pretrained import IMAGENET_WEIGHTS, imagenet_state_dict
 from bakeoff.errors import BakeoffError
 from results_file import write_json
 
@@ -52,7 +56,7 @@ ENTRIES = [
 
 def imagenet_weights(model: str, weights_dir: str | None) -> tuple[str | None, str | None]:
     """(local file or None for torch.hub, None) when the weights can be had, else (None, why not)."""
-    name = IMAGENET_WEIGHTS[model].rsplit("/", 1)[1]
+    name = IMAGENET_WEIGHTS[model].file_name
     local = Path(weights_dir) / name if weights_dir else None
     if local is not None and local.is_file():
         return str(local), None

@@ -36,6 +36,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bakeoff.process import configure_process
+
+configure_process()  # as the command line does: before torch loads
+
 import numpy as np
 import torch
 

@@ -11,9 +11,10 @@ from PIL import Image
 
 from bakeoff.cli import main
 from bakeoff.config import RunConfig
-from bakeoff.engine.autoencoder_fit import Noise, fit_reconstruction
-from bakeoff.engine.loop import Split
-from bakeoff.engine.transfer import backbone_blocks, fit_frozen
+from bakeoff import runfolder
+from bakeoff.engine.loop import Split, fit
+from bakeoff.engine.objectives import Noise, Reconstruction, Reconstructor
+from bakeoff.engine.stages import fit_frozen
 from bakeoff.models import create_model
 
 CPU = torch.device("cpu")
@@ -33,7 +34,7 @@ def test_reconstruction_has_the_input_shape(in_chans, size, map_side):
     assert model.reconstruct(x).shape == x.shape
     assert model(x).shape == (2, 4)
     assert model.map_shape == (256, map_side, map_side)
-    assert len(backbone_blocks(model)) == 4  # seed 001: four encoder blocks
+    assert len(model.backbone_blocks()) == 4  # seed 001: four encoder blocks
 
 
 def test_decoder_mirrors_the_encoder():
@@ -71,14 +72,18 @@ def test_stages_reduce_the_reconstruction_error_then_train_only_the_classifier()
     cfg = RunConfig(model="autoencoder", epochs=3, batch_size=32, precision="fp32", latent_dim=16, denoise=0.1)
     torch.manual_seed(0)
     model = create_model("autoencoder", num_classes=10, in_chans=1, img_size=8, latent_dim=16)
-    rows: list[dict] = []
-    fit_reconstruction(model, train, val, cfg, CPU, "fp32", Noise(cfg.denoise, data.mean, data.std, CPU), rows,
-                       None, True)
+    head = {id(p) for p in model.head_parameters()}
+    objective = Reconstruction(Noise(cfg.denoise, data.mean, data.std, CPU), cfg.seed, CPU)
+    recon = fit(Reconstructor(model), train, val, cfg, CPU, "fp32", objective=objective, stage="reconstruct",
+                params=[p for p in model.parameters() if id(p) not in head], quiet=True)
+    rows = recon.history
     assert [r["epoch"] for r in rows] == [1, 2, 3] and {r["stage"] for r in rows} == {"reconstruct"}
     assert rows[-1]["val_loss"] < rows[0]["val_loss"] < 1.5  # MSE per standardized pixel; 1.0 = predicting 0
+    assert all(r["train_acc"] != r["train_acc"] for r in rows)  # NaN: reconstruction has no accuracy
     encoder = copy.deepcopy(model.state_dict())
-    result, info = fit_frozen(model, train, val, cfg, CPU, "fp32", stage="classify")
-    assert info["feature_cache"] and result.history[0]["stage"] == "classify"
+    result, info = fit_frozen(model, train, val, cfg, CPU, "fp32", stage="classify", history_before=rows)
+    assert info["feature_cache"] and [r["stage"] for r in result.history] == ["reconstruct"] * 3 + ["classify"] * 3
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4, 5, 6] and result.best_epoch > 3
     after = model.state_dict()
     for key in encoder:
         if key.startswith(("features.", "to_code.", "decoder.")):
@@ -105,9 +110,11 @@ def test_autoencoder_run_end_to_end(tmp_path, capsys):
         assert 0.15 < metrics[key] <= 1.0, key  # above chance (10 classes) on digits
     assert 0 < metrics["test_recon_mse"] < 1.5 and 0 < metrics["pca_recon_mse"] < 1.5
     assert metrics["train_seconds"] == pytest.approx(sum(float(r["seconds"]) for r in rows))
-    for name in ("reconstructions.png", "denoised.png", "latent_map.png"):
-        with Image.open(run / name) as im:
-            assert im.format == "PNG" and im.width > 300, name
+    views = runfolder.read_arrays(run / runfolder.AUTOENCODER_FILE)
+    shown = views["images"].shape
+    assert shown == (10, 8, 8) and views["reconstructions"].shape == views["denoised"].shape == shown
+    assert 0 <= views["noisy"].min() and views["noisy"].max() <= 1  # pixels, clipped like the training noise
+    assert views["codes_xy"].shape == views["pca_xy"].shape == (len(views["map_labels"]), 2)
     report = (out / "report.md").read_text()  # the probe and the pictures reach the report too
     assert (f"Linear classifier on the 16-number codes: {100 * metrics['probe_ae_acc']:.2f}% test accuracy; "
             f"on 16 PCA components of the pixels: {100 * metrics['probe_pca_acc']:.2f}%") in report
@@ -115,9 +122,44 @@ def test_autoencoder_run_end_to_end(tmp_path, capsys):
     assert "last 4 of 4 backbone blocks fine-tuned at lr x 0.1" in report
     for name in ("reconstructions", "denoised", "latent_map"):
         assert f"figures/autoencoder_{name}.png" in report
-        assert (out / "figures" / f"autoencoder_{name}.png").read_bytes() == (run / f"{name}.png").read_bytes()
+        with Image.open(out / "figures" / f"autoencoder_{name}.png") as im:
+            assert im.format == "PNG" and im.width > 300, name
     ckpt = torch.load(run / "best.pt", weights_only=True)
     assert ckpt["model_kwargs"]["latent_dim"] == 16
     capsys.readouterr()
     assert main(["evaluate", str(run), "--json"]) == 0  # rebuilt from the checkpoint alone
     assert json.loads(capsys.readouterr().out)["test_acc"] == pytest.approx(metrics["test_acc"])
+
+
+class _Killed(Exception):
+    """Stands in for SIGKILL: the process stops right after an epoch's state and history were saved."""
+
+
+def test_an_autoencoder_run_resumes_mid_stage_with_the_same_result(tmp_path, monkeypatch):
+    """Every stage is the one training loop, so every stage resumes: here, killed in the classify stage."""
+    args = ["train", "--model", "autoencoder", "--epochs", "3", "--train-subset", "200", "--latent-dim", "8",
+            "--batch-size", "32", "--finetune-blocks", "1", "--precision", "fp32", "--quiet"]
+    run_id = f"{RUN}_ft1x0.1_z8"
+    assert main([*args, "--out", str(tmp_path / "ref")]) == 0
+    reference = tmp_path / "ref" / run_id
+
+    write_history = runfolder.write_history
+
+    def killed_after_four_epochs(run_dir, rows):
+        write_history(run_dir, rows)
+        if len(rows) == 4:  # reconstruct 1-3, classify 1
+            raise _Killed
+
+    monkeypatch.setattr(runfolder, "write_history", killed_after_four_epochs)
+    with pytest.raises(_Killed):
+        main([*args, "--out", str(tmp_path / "o")])
+    run = tmp_path / "o" / run_id
+    assert {p.name for p in runfolder.state_files(run)} == {"state-reconstruct.pt", "state-classify.pt"}
+    monkeypatch.setattr(runfolder, "write_history", write_history)
+    assert main([*args, "--out", str(tmp_path / "o")]) == 0
+    resumed, expected = (json.loads((d / "metrics.json").read_text()) for d in (run, reference))
+    assert resumed["resumed_from_epoch"] == 3  # the reconstruction stage was not trained again
+    for key in ("test_acc", "test_loss", "val_loss", "best_epoch", "epochs_run", "probe_ae_acc", "test_recon_mse"):
+        assert resumed[key] == expected[key], key
+    assert (run / "history.csv").read_text().count("\n") == (reference / "history.csv").read_text().count("\n")
+    assert runfolder.state_files(run) == []

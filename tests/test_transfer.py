@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 import http.server
@@ -15,11 +16,12 @@ import torch
 import torch.nn as nn
 
 from bakeoff.cli import main
+from bakeoff import config as config_module
 from bakeoff.config import RunConfig
-from bakeoff.engine import transfer
+from bakeoff.engine import stages
 from bakeoff.engine.loop import Split
 from bakeoff.errors import BakeoffError, ConfigError
-from bakeoff.models import create_model, list_models
+from bakeoff.models import create_model, list_models, pretrained
 from data_fixtures import write_image_folder
 from torchvision_keys import HEAD_KEYS, RESNET50_KEYS, VGG16_KEYS
 
@@ -111,9 +113,9 @@ SPLIT_MODELS = [m for m in list_models() if m not in ("resnet32", "resnet44", "r
 def test_blocks_and_head_split_every_parameter(name):
     """Backbone blocks hold what forward_features uses, the head what forward_head uses, and nothing is both."""
     model = create_model(name, num_classes=5, in_chans=1, img_size=8)
-    blocks = transfer.backbone_blocks(model)
+    blocks = model.backbone_blocks()
     block_ids = [id(p) for b in blocks for p in b.parameters()]
-    head_ids = [id(p) for p in transfer.head_parameters(model)]
+    head_ids = [id(p) for p in model.head_parameters()]
     assert blocks and len(set(block_ids)) == len(block_ids) and not set(block_ids) & set(head_ids)
     x = torch.randn(2, 1, 8, 8)
     features = model.forward_features(x)
@@ -132,10 +134,10 @@ def test_blocks_and_head_split_every_parameter(name):
 def test_a_torchvision_weight_file_loads_through_weights(tmp_path, name):
     path = tmp_path / f"{name}.pth"
     state = torchvision_file(path, name)
-    cfg = RunConfig(model=name, weights=str(path))
+    cfg = RunConfig(model=name, pretrained="imagenet", weights=str(path))
     assert cfg.pretrained == "imagenet"  # a local file stands in for the download
     model = create_model(name, num_classes=10, in_chans=1, img_size=32)
-    report = transfer.load_pretrained(model, cfg)
+    report = pretrained.load_pretrained(model, cfg)
     own = model.state_dict()
     head = HEAD_KEYS[name]
     for key, value in state.items():
@@ -149,7 +151,7 @@ def test_torchvision_head_loads_the_whole_file(tmp_path):
     path = tmp_path / "resnet50.pth"
     state = torchvision_file(path, "resnet50")
     model = create_model("resnet50", num_classes=1000, in_chans=3, img_size=32, head="torchvision")
-    report = transfer.load_pretrained(model, RunConfig(model="resnet50", weights=str(path)))
+    report = pretrained.load_pretrained(model, RunConfig(model="resnet50", pretrained="imagenet", weights=str(path)))
     assert report["head_keys_skipped"] == [] and report["head_keys_new"] == []
     for key, value in model.state_dict().items():
         assert torch.equal(value, state[key]), key
@@ -160,12 +162,12 @@ def test_a_file_for_another_model_is_refused(tmp_path):
     torchvision_file(path, "vgg16")
     model = create_model("resnet50", num_classes=10, in_chans=1, img_size=32)
     with pytest.raises(BakeoffError, match="does not fit"):
-        transfer.load_pretrained(model, RunConfig(model="resnet50", weights=str(path)))
+        pretrained.load_pretrained(model, RunConfig(model="resnet50", pretrained="imagenet", weights=str(path)))
 
 
 def test_offline_imagenet_is_one_line_that_says_what_to_do(monkeypatch, capsys, tmp_path):
     # port 9 (discard) on this host: the connection is refused at once, no network is waited on
-    monkeypatch.setitem(transfer.IMAGENET_WEIGHTS, "vgg16", "http://127.0.0.1:9/models/vgg16-397923af.pth")
+    monkeypatch.setitem(pretrained.IMAGENET_WEIGHTS, "vgg16", _moved("vgg16", "http://127.0.0.1:9/models/vgg16-397923af.pth"))
     code = main(["train", "--model", "vgg16", "--pretrained", "imagenet", "--img-size", "32", "--epochs", "1",
                  "--out", str(tmp_path / "runs"), "--quiet"])
     err = capsys.readouterr().err.strip()
@@ -177,6 +179,11 @@ def test_offline_imagenet_is_one_line_that_says_what_to_do(monkeypatch, capsys, 
 def test_imagenet_needs_a_model_that_has_weights():
     with pytest.raises(ConfigError, match="no ImageNet weights for 'cnn4'; they exist for: vgg16, resnet50"):
         RunConfig(model="cnn4", pretrained="imagenet")
+
+
+def _moved(name: str, url: str) -> pretrained.WeightFile:
+    """The published weight file of `name`, served from `url` instead."""
+    return dataclasses.replace(pretrained.IMAGENET_WEIGHTS[name], url=url)
 
 
 @pytest.fixture
@@ -202,25 +209,25 @@ def test_download_checks_the_hash_and_caches(http_dir, monkeypatch):
     good = root / f"vgg16-{sha}.pth"
     blob.rename(good)
     (root / "vgg16-00000000.pth").write_bytes(good.read_bytes())
-    monkeypatch.setitem(transfer.IMAGENET_WEIGHTS, "vgg16", f"{base}/vgg16-{sha}.pth")
-    state, origin = transfer.imagenet_state_dict("vgg16", None)
+    monkeypatch.setitem(pretrained.IMAGENET_WEIGHTS, "vgg16", _moved("vgg16", f"{base}/vgg16-{sha}.pth"))
+    state, origin = pretrained.imagenet_state_dict("vgg16", None)
     assert torch.equal(state["w"], torch.arange(4.0)) and origin.endswith(good.name)
     cached = Path(torch.hub.get_dir()) / "checkpoints" / good.name
     assert cached.is_file()  # under $XDG_CACHE_HOME/torch/hub (the test's own cache)
     good.unlink()  # now only the cache can answer
-    assert torch.equal(transfer.imagenet_state_dict("vgg16", None)[0]["w"], torch.arange(4.0))
-    monkeypatch.setitem(transfer.IMAGENET_WEIGHTS, "vgg16", f"{base}/vgg16-00000000.pth")
-    with pytest.raises(BakeoffError, match="invalid hash value"):
-        transfer.imagenet_state_dict("vgg16", None)
+    assert torch.equal(pretrained.imagenet_state_dict("vgg16", None)[0]["w"], torch.arange(4.0))
+    monkeypatch.setitem(pretrained.IMAGENET_WEIGHTS, "vgg16", _moved("vgg16", f"{base}/vgg16-00000000.pth"))
+    with pytest.raises(BakeoffError, match="sha256"):
+        pretrained.imagenet_state_dict("vgg16", None)
     assert not (cached.parent / "vgg16-00000000.pth").exists()  # a file failing its checksum is not kept
 
 
 def test_imagenet_runs_are_fed_imagenet_statistics():
     cfg = RunConfig(model="vgg16", pretrained="imagenet", weights=None)
-    assert transfer.input_stats(cfg, 3) == (transfer.IMAGENET_MEAN, transfer.IMAGENET_STD)
-    mean, std = transfer.input_stats(cfg, 1)
+    assert pretrained.input_stats(cfg, 3) == (list(pretrained.IMAGENET_MEAN), list(pretrained.IMAGENET_STD))
+    mean, std = pretrained.input_stats(cfg, 1)
     assert mean == pytest.approx([0.449], abs=1e-3) and std == pytest.approx([0.226], abs=1e-3)
-    assert transfer.input_stats(RunConfig(model="vgg16"), 1) is None
+    assert pretrained.input_stats(RunConfig(model="vgg16"), 1) is None
 
 
 # ---- frozen and partly frozen backbones -------------------------------------------------------------------
@@ -250,7 +257,7 @@ def test_cached_features_train_the_head_exactly_as_the_frozen_backbone_does(name
     for cache in (True, False):
         model = copy.deepcopy(start)
         torch.manual_seed(1)  # the same dropout masks in both
-        result, info = transfer.fit_frozen(model, train, val, cfg, CPU, "fp32", cache=cache)
+        result, info = stages.fit_frozen(model, train, val, cfg, CPU, "fp32", cache=cache)
         assert info["feature_cache"] is cache
         runs[cache] = (model, result)
     (cached, r1), (uncached, r2) = runs[True], runs[False]
@@ -260,7 +267,7 @@ def test_cached_features_train_the_head_exactly_as_the_frozen_backbone_does(name
         assert a["stage"] == "head"
     for (key, a), b in zip(cached.state_dict().items(), uncached.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=key)
-    backbone = _block_keys(start, transfer.backbone_blocks(start))
+    backbone = _block_keys(start, start.backbone_blocks())
     changed = _changed(start.state_dict(), cached.state_dict())
     assert not backbone & changed  # backbone untouched, BatchNorm running stats included
     assert "fc.weight" in changed
@@ -280,7 +287,7 @@ def _changed(before: dict, after: dict) -> set[str]:
 def test_augment_runs_the_frozen_backbone_every_epoch():
     train, val = _digits(64)
     cfg = RunConfig(model="cnn4", epochs=1, batch_size=32, freeze="backbone", augment=True)
-    _, info = transfer.fit_frozen(create_model("cnn4", num_classes=10, in_chans=1, img_size=8),
+    _, info = stages.fit_frozen(create_model("cnn4", num_classes=10, in_chans=1, img_size=8),
                                   train, val, cfg, CPU, "fp32")
     assert info["feature_cache"] is False
 
@@ -288,18 +295,18 @@ def test_augment_runs_the_frozen_backbone_every_epoch():
 def test_finetune_trains_the_last_blocks_at_a_lower_lr(monkeypatch):
     train, val = _digits(64)
     seen = {}
-    real_fit = transfer.fit
+    real_fit = stages.fit
 
     def spy(*args, **kwargs):
         seen["groups"] = kwargs["params"]
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(transfer, "fit", spy)
+    monkeypatch.setattr(stages, "fit", spy)
     cfg = RunConfig(model="cnn4", epochs=1, batch_size=32, finetune_blocks=1, backbone_lr_scale=0.05, lr=2e-3)
     model = create_model("cnn4", num_classes=10, in_chans=1, img_size=8)
     before = copy.deepcopy(model.state_dict())
-    result, info = transfer.fit_finetune(model, train, val, cfg, CPU, "fp32")
-    blocks = transfer.backbone_blocks(model)
+    result, info = stages.fit_finetune(model, train, val, cfg, CPU, "fp32")
+    blocks = model.backbone_blocks()
     assert info["finetuned_blocks"] == 1 and info["backbone_blocks"] == len(blocks) == 3
     head_group, block_group = seen["groups"]
     assert head_group["lr"] == 2e-3 and block_group["lr"] == pytest.approx(1e-4)
@@ -317,14 +324,38 @@ def test_finetune_trains_the_last_blocks_at_a_lower_lr(monkeypatch):
     ({"freeze": "backbone", "finetune_blocks": 2}, "--freeze backbone trains no backbone block"),
     ({"finetune_blocks": 0}, "--finetune-blocks must be at least 1"),
     ({"backbone_lr_scale": 0}, "--backbone-lr-scale must be in"),
-    ({"pretrained": "nowhere/best.pt"}, "--pretrained: no checkpoint at nowhere/best.pt"),
-    ({"model": "vgg16", "weights": "missing.pth"}, "--weights: no file at missing.pth"),
+    ({"model": "vgg16", "weights": "w.pth"}, "--weights goes with --pretrained imagenet"),
     ({"denoise": -1}, "--denoise must be in"),
     ({"latent_dim": 0}, "--latent-dim must be in"),
 ])
 def test_bad_transfer_options_fail_with_one_line(kwargs, message):
     with pytest.raises(ConfigError, match=message.replace("(", "\\(")):
         RunConfig(**kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"pretrained": "nowhere/best.pt"}, "--pretrained: no checkpoint at nowhere/best.pt"),
+    ({"model": "vgg16", "pretrained": "imagenet", "weights": "missing.pth"}, "--weights: no file at missing.pth"),
+])
+def test_files_named_by_options_are_checked_before_work_not_by_the_config(kwargs, message):
+    cfg = RunConfig(**kwargs)  # the configuration itself reads nothing from disk
+    with pytest.raises(ConfigError, match=message):
+        pretrained.check_sources(cfg)
+
+
+def test_a_missing_file_stops_a_comparison_before_any_run_folder_is_written(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--models", "mlp", "--epochs", "1", "--pretrained", str(tmp_path / "gone"),
+                 "--out", str(out), "--quiet"]) == 2
+    assert "--pretrained: no checkpoint at" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_pretrained_label_comes_from_the_text_alone(tmp_path):
+    run = "runs/digits/cnn4_adam_lr0.001_noaug_seed0"
+    for given in (run, f"{run}/", f"{run}/best.pt"):
+        assert config_module.pretrained_label(given) == "cnn4_adam_lr0.001_noaug_seed0"
+    assert config_module.pretrained_label("imagenet") == "imagenet"
 
 
 def test_run_ids_grow_only_for_options_that_are_set():
@@ -363,7 +394,7 @@ def test_transfer_between_two_tiny_runs(tmp_path, capsys):
     # the starting weights are the source's, the final layer fresh for 3 classes
     cfg = RunConfig(model="cnn4", pretrained=str(source))
     model = create_model("cnn4", num_classes=3, in_chans=1, img_size=8)
-    transfer.load_pretrained(model, cfg)
+    pretrained.load_pretrained(model, cfg)
     for key, value in src["state_dict"].items():
         if not key.startswith("fc."):
             assert torch.equal(model.state_dict()[key], value), key
@@ -377,3 +408,22 @@ def test_transfer_between_two_tiny_runs(tmp_path, capsys):
                  "--pretrained", str(source), "--out", str(out / "y"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "cannot start ConvNet from" in err and "trained on 1x8x8" in err
+
+
+def test_a_comparison_is_reported_again_after_its_pretrained_source_is_gone(tmp_path):
+    """A report is rebuilt from its run folders alone: the source run may be moved or deleted."""
+    import shutil
+
+    source_out, out = tmp_path / "source", tmp_path / "transfer"
+    assert main(["train", "--model", "mlp", "--epochs", "1", "--out", str(source_out), "--quiet"]) == 0
+    source = source_out / "mlp_adam_lr0.001_noaug_seed0"
+    assert main(["compare", "--models", "mlp", "--epochs", "1", "--pretrained", str(source), "--freeze", "backbone",
+                 "--out", str(out), "--quiet"]) == 0
+    before = (out / "leaderboard.csv").read_text()
+    shutil.rmtree(source_out)
+    moved = tmp_path / "copied-elsewhere"
+    shutil.copytree(out, moved)
+    (moved / "report.html").unlink()
+    assert main(["report", str(moved)]) == 0
+    assert (moved / "report.html").is_file()
+    assert (moved / "leaderboard.csv").read_text() == before

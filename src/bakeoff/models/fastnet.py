@@ -76,13 +76,13 @@ def fast_net(num_classes: int, in_chans: int, img_size: int, widths=(32, 64, 128
 
 @register_model("fast-net-s")
 def fast_net_s(num_classes: int, in_chans: int, img_size: int, **kwargs) -> FastNet:
-    """fast-net at a quarter of the width squared (airbench-style; 16-32-64-128 channels): ~2,900 training
-    images/s on 28x28 on 2 CPU cores, the `--recipe fast` network for Fashion-MNIST."""
+    """fast-net at half the widths (airbench-style; 16-32-64-128 channels), a quarter of its FLOPs: the
+    `--recipe fast` network for Fashion-MNIST (README's Speed section gives its measured throughput)."""
     return FastNet(num_classes, in_chans, img_size, widths=(16, 32, 64, 128), **kwargs)
 
 
 @register_model("fast-net-xs")
 def fast_net_xs(num_classes: int, in_chans: int, img_size: int, **kwargs) -> FastNet:
-    """fast-net (airbench-style) at half of fast-net-s's widths, 8-16-32-64 channels: ~6,100 training images/s on
-    28x28 on 2 CPU cores, the `--recipe fast` network for MNIST, where it fits two epochs in 30 s."""
+    """fast-net (airbench-style) at half of fast-net-s's widths, 8-16-32-64 channels: the `--recipe fast`
+    network for MNIST (README's Speed section gives its measured throughput)."""
     return FastNet(num_classes, in_chans, img_size, widths=(8, 16, 32, 64), **kwargs)

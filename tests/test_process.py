@@ -1,0 +1,51 @@
+"""Importing bakeoff changes nothing in the process; the command line applies its settings in one call."""
+import json
+import os
+import subprocess
+import sys
+
+MODULES = ["bakeoff", "bakeoff.cli", "bakeoff.commands", "bakeoff.compare", "bakeoff.runner", "bakeoff.executors",
+           "bakeoff.report", "bakeoff.report.figures", "bakeoff.serve.app", "bakeoff.serve.export",
+           "bakeoff.models.pretrained", "bakeoff.engine.stages", "bakeoff.engine.autoencoder_views"]
+
+
+def _python(code: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "MPLBACKEND")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_importing_every_module_leaves_the_process_as_it_was():
+    seen = _python(f"""
+import importlib, json, os, socket, sys
+for name in ("torch", "numpy", "sklearn", "matplotlib", "PIL", "yaml", "rich", "fastapi", "onnxruntime"):
+    importlib.import_module(name)  # what libraries do on import themselves (scikit-learn sets KMP_* variables)
+before = dict(os.environ)
+for name in {MODULES!r}:
+    importlib.import_module(name)
+from bakeoff.engine.heap import keep_freed_memory
+import matplotlib
+print(json.dumps({{"environ_changed": sorted(set(os.environ.items()) ^ set(before.items())),
+                  "socket_timeout": socket.getdefaulttimeout(),
+                  "heap_setting_applied": keep_freed_memory.cache_info().currsize,
+                  "pyplot_loaded": "matplotlib.pyplot" in sys.modules,
+                  "backend_chosen": matplotlib.rcParams._get_backend_or_none()}}))
+""")
+    assert seen == {"environ_changed": [], "socket_timeout": None, "heap_setting_applied": 0,
+                    "pyplot_loaded": False, "backend_chosen": None}
+
+
+def test_the_command_line_applies_the_settings_before_torch_loads():
+    seen = _python("""
+import json, os, sys
+from bakeoff.cli import main
+try:
+    main(["--version"])
+except SystemExit:
+    pass
+from bakeoff.engine.heap import keep_freed_memory
+print(json.dumps({"omp": os.environ.get("OMP_WAIT_POLICY"), "torch_loaded": "torch" in sys.modules,
+                  "heap_setting_applied": keep_freed_memory.cache_info().currsize}))
+""")
+    assert seen == {"omp": "PASSIVE", "torch_loaded": False, "heap_setting_applied": 1}
