@@ -164,6 +164,9 @@ def main() -> None:
     p.add_argument("--json", help="also write the results as JSON to this path")
     args = p.parse_args()
 
+    from bakeoff.process import configure_process
+
+    configure_process()  # as `bakeoff serve` does (the HTTP half runs it): before torch loads
     import torch
 
     from bakeoff.models.checkpoint import load_checkpoint

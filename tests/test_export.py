@@ -58,8 +58,8 @@ def digits_inputs():
 def test_export_writes_a_checked_model_with_its_metadata(run_dir, fmt, capsys):
     assert main(["export", str(run_dir), "--format", fmt]) == 0
     out = capsys.readouterr().out
-    assert "max |logit difference| vs PyTorch" in out and "16 random inputs" in out and "digits test images" in out
     path = run_dir / ("best.onnx" if fmt == "onnx" else "best.torchscript.pt")
+    assert str(path) in out and "16 random inputs" in out and "256 digits test images" in out  # what was checked
     x = digits_inputs()
     expected = reference_logits(run_dir, x)
     if fmt == "onnx":
@@ -97,7 +97,7 @@ def test_a_disagreeing_export_fails_loudly_and_writes_nothing(run_dir, tmp_path,
     dest = tmp_path / "model.onnx"
     assert main(["export", str(run_dir), "--format", "onnx", "--out", str(dest)]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "onnx export disagrees with PyTorch" in err and "> 0.0001" in err
+    assert len(err.strip().splitlines()) == 1 and "onnx" in err and "0.0001" in err  # the format, the tolerance
     assert not dest.exists() and not list(tmp_path.iterdir())
 
 
@@ -116,8 +116,8 @@ def test_bad_export_input(run_dir, tmp_path, capsys):
     (tmp_path / "other.onnx").write_bytes(b"not onnx at all")
     cases = [
         (["export", str(run_dir), "--format", "tflite"], "unknown format 'tflite'; choose from: onnx, torchscript"),
-        (["export", str(tmp_path / "missing.pt")], "checkpoint not found"),
-        (["predict", str(tmp_path / "other.onnx"), str(tmp_path)], "not a readable ONNX model"),
+        (["export", str(tmp_path / "missing.pt")], str(tmp_path / "missing.pt")),
+        (["predict", str(tmp_path / "other.onnx"), str(tmp_path)], str(tmp_path / "other.onnx")),
     ]
     for args, expected in cases:
         assert main(args) == 2

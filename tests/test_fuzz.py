@@ -73,7 +73,7 @@ def only_clean_errors(read, path):
     try:
         read(path)
     except DatasetError as e:
-        assert "\n" not in str(e) and str(path.name) in str(e) or str(path) in str(e)
+        assert "\n" not in str(e) and path.name in str(e), str(e)
     finally:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
@@ -108,8 +108,9 @@ def test_idx_header_claiming_more_than_the_file_is_refused_before_allocating(tmp
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(b"\x00\x00\x08\x03" + (60000).to_bytes(4, "big") + (4096).to_bytes(4, "big") * 2 + b"\x00" * 64)
     tracemalloc.start()
-    with pytest.raises(DatasetError, match="more than the file can hold"):
+    with pytest.raises(DatasetError) as e:
         idx.read_idx(path, idx.IMAGES_MAGIC)
+    assert "60000x4096x4096" in str(e.value)  # the claim it refused
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 1 << 20  # refused from the header alone: the claimed 1 TB was never asked for
@@ -138,7 +139,7 @@ def test_npz_with_pickled_objects_is_refused(tmp_path):
         load_arrays(path)
 
 
-def test_cifar_batch_with_code_payload_is_refused(tmp_path):
+def test_cifar_batch_with_code_payload_is_refused(tmp_path, capsys):
     class Payload:
         def __reduce__(self):
             return (print, ("pwned",))
@@ -148,8 +149,9 @@ def test_cifar_batch_with_code_payload_is_refused(tmp_path):
     for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
                  "batches.meta"]:
         (folder / name).write_bytes(pickle.dumps({b"data": Payload()}, protocol=2))
-    with pytest.raises(DatasetError, match="refused|not allowed|forbidden|unsafe"):
+    with pytest.raises(DatasetError) as e:
         load_cifar10(folder)
+    assert "print" in str(e.value) and "pwned" not in capsys.readouterr().out  # named, and never called
 
 
 def _cifar_folder_of(tmp_path, blob: bytes):
@@ -174,8 +176,9 @@ HUGE_ALLOCATIONS = {
 def test_cifar_pickle_asking_for_gigabytes_is_refused_before_allocating(tmp_path, name):
     folder = _cifar_folder_of(tmp_path, HUGE_ALLOCATIONS[name])
     tracemalloc.start()
-    with pytest.raises(DatasetError, match="not an official CIFAR-10 batch|corrupt pickle"):
+    with pytest.raises(DatasetError) as e:
         load_cifar10(folder)
+    assert "data_batch_1" in str(e.value)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 1 << 20

@@ -171,7 +171,7 @@ def test_bad_sizes_fail_loudly(kwargs):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_docstring_names_the_seed(name):
-    assert re.search(r"[Ss]eed \d{3}|baseline|He et al|airbench", model_doc(name)), model_doc(name)
+    assert re.search(r"[Ss]eed \d{3}|baseline|He et al|airbench|Tan & Le", model_doc(name)), model_doc(name)
 
 
 @pytest.mark.parametrize("name", ["basic-cnn", "cnn4", "simple-cnn"])

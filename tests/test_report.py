@@ -36,18 +36,21 @@ def comparison(tmp_path_factory):
 
 
 class Page(HTMLParser):
-    """The bits of report.html the tests look at: section ids, tables (text, data-sort, class), images."""
+    """The bits of report.html the tests look at: section ids and headings, notes per section, tables (text,
+    data-sort, class), images."""
 
     def __init__(self, text: str):
         super().__init__()
-        self.sections, self.images, self.tables = [], [], {}
-        self._table = self._row = self._cell = None
+        self.sections, self.headings, self.images, self.tables, self.notes = [], [], [], {}, {}
+        self._table = self._row = self._cell = self._text = None
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "section":
             self.sections.append(a["id"])
+        elif tag in ("h2", "h3") or (tag == "p" and a.get("class") == "note"):
+            self._text = [tag, ""]
         elif tag == "img":
             self.images.append(a)
         elif tag == "table":
@@ -60,9 +63,18 @@ class Page(HTMLParser):
     def handle_data(self, data):
         if self._cell is not None:
             self._cell["text"] += data
+        if self._text is not None:
+            self._text[1] += data
 
     def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
+        if self._text is not None and tag == self._text[0]:
+            tag, text = self._text
+            if tag == "p":
+                self.notes.setdefault(self.sections[-1], []).append(text)
+            else:
+                self.headings.append((int(tag[1]), text))
+            self._text = None
+        elif tag in ("td", "th") and self._cell is not None:
             self._row.append(self._cell)
             self._cell = None
         elif tag == "tr" and self._row is not None:
@@ -121,7 +133,27 @@ def test_markdown_twin_links_figure_files_that_exist(comparison):
     assert len(links) >= 13
     for link in links:
         assert Image.open(comparison / link).format == "PNG"
-    assert "## Leaderboard" in md and "## Is the best model really better?" in md and "### mlp" in md
+    # The same sections, in the same order and nesting, as the page.
+    headings = [(len(h), t.replace("\\_", "_")) for h, t in re.findall(r"^(##+) (.+)$", md, re.M)]
+    assert headings == read_page(comparison).headings
+
+
+def test_leaderboard_file_and_report_show_the_same_values(comparison):
+    """leaderboard.md and the report's table format every column alike (leaderboard.fmt)."""
+    from bakeoff.report.ranking import LEADERBOARD
+
+    lines = [line for line in (comparison / "leaderboard.md").read_text().splitlines() if line.startswith("| ")]
+    keys = [c.strip() for c in lines[0].strip("|").split("|")]
+    md_rows = [dict(zip(keys, (c.strip() for c in line.strip("|").split("|")))) for line in lines[1:]]
+    page = read_page(comparison)
+    html_rows = [{key: row[i]["text"] for i, (key, _, _) in enumerate(LEADERBOARD)}
+                 for row in page.tables["leaderboard"]["rows"]]
+    assert len(md_rows) == len(html_rows) == 2
+    for md_row, html_row in zip(md_rows, html_rows):
+        assert html_row["test_acc_mean"] == f"{md_row['test_acc_mean']} ± {md_row['test_acc_std']}"
+        shared = [k for k in keys if k in html_row and k != "test_acc_mean"]
+        assert set(shared) == {key for key, _, _ in LEADERBOARD} - {"test_acc_mean", "failed"}
+        assert {k: html_row[k] for k in shared} == {k: md_row[k] for k in shared}
 
 
 def test_leaderboard_values_and_highlights_match_the_run_files(comparison):
@@ -168,8 +200,6 @@ def test_significance_is_mcnemar_on_the_saved_predictions(comparison):
         assert p == pytest.approx(mcnemar_exact(only_a, only_b))
         verdict = cells["at 0.05"]["text"]
         assert verdict == ("cannot be told apart" if p >= 0.05 else f"{best if only_a > only_b else other} is better")
-    html = (comparison / "report.html").read_text()
-    assert "paired by seed" in html
 
 
 def test_per_class_scores_are_scikit_learns_on_the_shown_run(comparison):
@@ -226,10 +256,12 @@ def test_single_seed_report_has_no_spread_and_says_why(comparison, tmp_path):
     assert main(["report", str(single)]) == 0
     page = read_page(single)
     assert all("±" not in c["text"] for c in page.column("leaderboard", "test acc (%)"))
-    html = (single / "report.html").read_text()
-    assert "One seed per configuration, so test accuracy has no ± std" in html
-    assert "One seed: these tests say whether the two trained networks differ" in html
     assert [c["text"] for c in page.column("significance", "seed")] == ["0"]
+    # With one seed, the leaderboard and the tests say how to measure the spread; with two they need not.
+    both = read_page(comparison)
+    for section in ("leaderboard", "significance"):
+        assert any("--seeds" in note for note in page.notes[section]), section
+        assert not any("--seeds" in note for note in both.notes[section]), section
 
 
 def test_failed_runs_and_a_learning_rate_sweep(tmp_path):
@@ -240,8 +272,10 @@ def test_failed_runs_and_a_learning_rate_sweep(tmp_path):
     assert "sweep" in page.sections  # two learning rates: the heatmap is drawn
     failed = page.tables["failed-runs"]["rows"]
     assert len(failed) == 1 and failed[0][0]["text"] == "mlp_sgd_lr1e+12_noaug_seed0"
-    assert "loss became" in failed[0][2]["text"]
-    assert "Only one configuration finished" in (out / "report.html").read_text()
+    metrics = json.loads((out / "mlp_sgd_lr1e+12_noaug_seed0" / "metrics.json").read_text())
+    assert metrics["status"] == "failed"
+    assert (failed[0][1]["text"], failed[0][2]["text"]) == ("failed", metrics["reason"])  # the run's own reason
+    assert "significance" not in page.tables  # one configuration finished: nothing to test it against
     assert "disagreements" not in page.sections
 
 
@@ -253,12 +287,14 @@ def test_dataset_gone_at_report_time_leaves_out_the_images(tmp_path, capsys):
     out = tmp_path / "arr"
     assert main(["compare", "--dataset", f"arrays:{npz}", "--models", "mlp", "--seeds", "0,1", "--epochs", "1",
                  "--out", str(out), "--quiet"]) == 0
-    assert "fig-mlp_samples" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert "fig-mlp_samples" in html and "fig-dataset_samples" in html
+    assert read_page(out).notes.get("dataset", []) == []
     npz.unlink()
     assert main(["report", str(out)]) == 0
     html = (out / "report.html").read_text()
-    assert "could not be loaded again" in html
-    assert "fig-mlp_samples" not in html and "fig-mlp_confusion" in html
+    assert "fig-mlp_samples" not in html and "fig-dataset_samples" not in html and "fig-mlp_confusion" in html
+    assert len(read_page(out).notes["dataset"]) == 1  # why there are no sample images
 
 
 def test_report_on_a_folder_that_is_not_a_comparison_is_one_line(tmp_path, capsys):

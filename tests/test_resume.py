@@ -115,16 +115,16 @@ def test_two_processes_share_one_grid(tmp_path, start):
 
 
 def test_no_space_left_is_one_line_and_keeps_finished_runs(tmp_path, monkeypatch, capsys):
-    from bakeoff.engine import checkpoint
+    from bakeoff import runfolder
 
-    real = checkpoint.atomic_write_bytes
+    real = runfolder.atomic_write_bytes
 
     def failing(path, data):
         if "cnn4" in str(path):  # the second run hits a full disk
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real(path, data)
 
-    monkeypatch.setattr(checkpoint, "atomic_write_bytes", failing)
+    monkeypatch.setattr(runfolder, "atomic_write_bytes", failing)
     out = tmp_path / "full"
     rc = main(["compare", "--models", "mlp,cnn4", "--epochs", "1", "--out", str(out), "--quiet"])
     err = capsys.readouterr().err

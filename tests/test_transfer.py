@@ -177,13 +177,13 @@ def test_offline_imagenet_is_one_line_that_says_what_to_do(monkeypatch, capsys, 
 
 
 def test_imagenet_needs_a_model_that_has_weights():
-    with pytest.raises(ConfigError, match="no ImageNet weights for 'cnn4'; they exist for: vgg16, resnet50"):
+    with pytest.raises(ConfigError, match="no ImageNet weights for 'cnn4'; they exist for: vgg16, resnet50, efficientnet"):
         RunConfig(model="cnn4", pretrained="imagenet")
 
 
 def _moved(name: str, url: str) -> pretrained.WeightFile:
     """The published weight file of `name`, served from `url` instead."""
-    return dataclasses.replace(pretrained.IMAGENET_WEIGHTS[name], url=url)
+    return dataclasses.replace(pretrained.IMAGENET_WEIGHTS[name], url=url, file_name=url.rsplit("/", 1)[1])
 
 
 @pytest.fixture
@@ -321,7 +321,6 @@ def test_finetune_trains_the_last_blocks_at_a_lower_lr(monkeypatch):
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"freeze": "all"}, "unknown --freeze 'all'"),
-    ({"freeze": "backbone", "finetune_blocks": 2}, "--freeze backbone trains no backbone block"),
     ({"finetune_blocks": 0}, "--finetune-blocks must be at least 1"),
     ({"backbone_lr_scale": 0}, "--backbone-lr-scale must be in"),
     ({"model": "vgg16", "weights": "w.pth"}, "--weights goes with --pretrained imagenet"),
@@ -356,6 +355,23 @@ def test_pretrained_label_comes_from_the_text_alone(tmp_path):
     for given in (run, f"{run}/", f"{run}/best.pt"):
         assert config_module.pretrained_label(given) == "cnn4_adam_lr0.001_noaug_seed0"
     assert config_module.pretrained_label("imagenet") == "imagenet"
+
+
+def test_head_then_finetune_trains_in_two_stages_and_keeps_the_better(tmp_path):
+    """--freeze backbone with --finetune-blocks: the head on cached features, then the last blocks with it."""
+    train, val = _digits(96)
+    cfg = RunConfig(model="cnn4", epochs=2, batch_size=32, freeze="backbone", finetune_blocks=1, precision="fp32")
+    model = create_model("cnn4", num_classes=10, in_chans=1, img_size=8)
+    result, info = stages.train_model(model, train, val, cfg, CPU, "fp32", mean=[0.0], std=[1.0],
+                                      state_path=tmp_path / "state.pt")
+    assert [r["stage"] for r in result.history] == ["head", "head", "finetune", "finetune"]
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4]
+    assert info["feature_cache"] and info["finetuned_blocks"] == 1
+    val_loss = [r["val_loss"] for r in result.history]
+    best_head, best_tuned = min(val_loss[:2]), min(val_loss[2:])
+    assert info["finetune_kept"] is (best_tuned <= best_head)
+    assert result.history[result.best_epoch - 1]["val_loss"] == min(best_head, best_tuned)
+    assert {p.name for p in tmp_path.iterdir()} == {"state-head.pt", "state-finetune.pt"}
 
 
 def test_run_ids_grow_only_for_options_that_are_set():

@@ -1,8 +1,10 @@
-"""The `bakeoff` command: parses flags, calls the library, prints. No logic of its own."""
+"""The `bakeoff` command line: the flags of every subcommand, and the entry point.
+
+What each subcommand does with its flags is in commands.py (COMMANDS); this module only parses.
+"""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .errors import BakeoffError
@@ -24,8 +26,9 @@ def _sub(subparsers, name: str, example: str, help: str) -> Parser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _add_data_options(p: Parser) -> None:
-    p.add_argument("--dataset", help="digits (default), fashion-mnist, mnist, cifar10, arrays:PATH.npz or folder:PATH")
+def _add_data_options(p: Parser, default: str = "digits") -> None:
+    p.add_argument("--dataset", help=f"a built-in dataset (`bakeoff datasets` lists them; default: {default}), "
+                   "arrays:PATH.npz or folder:PATH")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--img-size", type=int, help="resize images to this side in pixels, e.g. 32 for vgg16/resnet50 on "
                    "28x28 data (default: as stored; folder datasets: median size, capped at 64)")
@@ -103,13 +106,13 @@ def build_parser() -> Parser:
     p = _sub(sub, "evaluate", "bakeoff evaluate runs/digits/cnn4_adam_lr0.001_noaug_seed0/best.pt --dataset digits",
              "evaluate a checkpoint on a dataset's test split")
     p.add_argument("checkpoint", help="best.pt, or a run folder holding one")
-    _add_data_options(p)
+    _add_data_options(p, default="the one it was trained on")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     p = _sub(sub, "models", "bakeoff models --dataset cifar10",
              "list the registered models with parameter counts and FLOPs for a dataset's input shape")
-    p.add_argument("--dataset", default="digits", help="whose input shape to count for (default: digits)")
+    p.add_argument("--dataset", help="whose input shape to count for (default: digits)")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
 
     p = _sub(sub, "datasets", "bakeoff datasets --data-dir ../shared/datasets",
@@ -160,109 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     configure_process()  # before torch loads: the process-wide settings, here and nowhere on import
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = args.command or "compare"  # `bakeoff` alone runs the default comparison
     if args.command is None:
-        args = parser.parse_args(["compare"])
+        args = parser.parse_args(["compare"])  # `bakeoff` alone runs the default comparison
+    from .commands import COMMANDS  # after parsing: --help and usage errors stay fast
+
     try:
-        return COMMANDS[command](args)
+        return COMMANDS[args.command](args)
     except BakeoffError as e:
         print(f"bakeoff: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bakeoff: interrupted", file=sys.stderr)
         return 130
-
-
-def cmd_compare(args) -> int:
-    from .commands import compare_from_args
-
-    return _until_signal(compare_from_args, args)
-
-
-def cmd_report(args) -> int:
-    from .commands import report_from_args
-
-    print(f"report: {report_from_args(args)}")
-    return 0
-
-
-def cmd_train(args) -> int:
-    from .commands import train_from_args
-
-    return _until_signal(train_from_args, args)
-
-
-def _until_signal(run, args) -> int:
-    """Run a training command; SIGINT/SIGTERM end it after the current step with exit status 130/143."""
-    from .engine.interrupt import Interrupted, graceful_signals
-
-    try:
-        with graceful_signals():
-            run(args)
-    except Interrupted as e:
-        print(f"bakeoff: {e}; finished runs are kept and the same command resumes the rest", file=sys.stderr)
-        return e.exit_code
-    return 0
-
-
-def cmd_evaluate(args) -> int:
-    from .commands import evaluate_checkpoint
-
-    result = evaluate_checkpoint(args)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"{result['checkpoint']} on {result['dataset']} test ({result['n_test']} images): "
-              f"accuracy {100 * result['test_acc']:.2f}%, loss {result['test_loss']:.4f}")
-    return 0
-
-
-def cmd_models(args) -> int:
-    from .commands import model_table
-
-    from rich.console import Console
-    from rich.table import Table
-
-    shape, rows = model_table(args.dataset, args.data_dir)
-    table = Table(title=f"models for {args.dataset} ({shape[0]}x{shape[1]}x{shape[1]}, {shape[2]} classes)")
-    for col in ("model", "params", "MFLOPs", "what it is"):
-        table.add_column(col, justify="right" if col in ("params", "MFLOPs") else "left")
-    for r in rows:
-        table.add_row(r["model"], f"{r['params']:,}", f"{r['mflops']:.2f}", r["doc"])
-    Console().print(table)
-    return 0
-
-
-def cmd_datasets(args) -> int:
-    from .data import describe_datasets
-
-    for d in describe_datasets(args.data_dir):
-        mark = "found" if d["found"] else "missing"
-        print(f"{d['name']:<14} {mark:<8} {d['where']}")
-    return 0
-
-
-def cmd_predict(args) -> int:
-    from .serve.commands import predict_from_args
-
-    return predict_from_args(args)
-
-
-def cmd_serve(args) -> int:
-    from .serve.commands import serve_from_args
-
-    return serve_from_args(args)
-
-
-def cmd_export(args) -> int:
-    from .serve.commands import export_from_args
-
-    return export_from_args(args)
-
-
-COMMANDS = {"compare": cmd_compare, "train": cmd_train, "evaluate": cmd_evaluate,
-            "models": cmd_models, "datasets": cmd_datasets, "report": cmd_report,
-            "predict": cmd_predict, "serve": cmd_serve, "export": cmd_export}
 
 
 def _version() -> str:

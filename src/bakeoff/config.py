@@ -93,8 +93,6 @@ class RunConfig:
             raise unknown_choice("--freeze", self.freeze, ("none", "backbone"))
         _check(self.finetune_blocks is None or self.finetune_blocks >= 1,
                f"--finetune-blocks must be at least 1, got {self.finetune_blocks}")
-        _check(not (self.freeze == "backbone" and self.finetune_blocks),
-               "--freeze backbone trains no backbone block; drop it to use --finetune-blocks")
         _check(0 < self.backbone_lr_scale <= 10,
                f"--backbone-lr-scale must be in (0, 10], got {self.backbone_lr_scale}")
         _check(0 <= self.denoise <= 10, f"--denoise must be in [0, 10] (0..1 pixel scale), got {self.denoise}")

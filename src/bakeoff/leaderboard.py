@@ -17,19 +17,24 @@ COLUMNS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_a
 # Means over seeds of these metrics.json fields.
 AVERAGED = ["train_acc", "val_acc", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_s",
             "train_gflops_per_s", "peak_memory_mb", "infer_ms"]
+ROW_KEY = ("model", "optimizer", "lr", "augment")  # a row's identity; its runs differ only in the seed
+
+
+def row_key(config_or_row: dict) -> tuple:
+    """The leaderboard row a run is a seed of, from a run's config or from a row: (model, optimizer, lr, augment)."""
+    return tuple(config_or_row[k] for k in ROW_KEY)
 
 
 def build_leaderboard(runs: list[tuple[dict, dict]]) -> list[dict]:
     """Aggregate (config, metrics) pairs over seeds; rows sorted by mean validation accuracy, best first."""
     groups: dict[tuple, list[tuple[dict, dict]]] = {}
     for cfg, metrics in runs:
-        key = (cfg["model"], cfg["optimizer"], cfg["lr"], cfg["augment"])
-        groups.setdefault(key, []).append((cfg, metrics))
+        groups.setdefault(row_key(cfg), []).append((cfg, metrics))
     rows = []
-    for (model, optimizer, lr, augment), members in groups.items():
+    for key, members in groups.items():
         done = [m for _, m in members if m.get("status") == "finished"]
         failed = [m for _, m in members if m.get("status") != "finished"]
-        row = {"model": model, "optimizer": optimizer, "lr": lr, "augment": augment, "n_seeds": len(done),
+        row = {**dict(zip(ROW_KEY, key)), "n_seeds": len(done),
                "seeds": ";".join(str(m["seed"]) for m in done),
                "failed": "; ".join(f"seed {m['seed']}: {m.get('reason', 'failed')}" for m in failed)}
         if done:
@@ -46,20 +51,43 @@ def build_leaderboard(runs: list[tuple[dict, dict]]) -> list[dict]:
     return rows
 
 
-def _fmt(key: str, value) -> str:
+def pct(value: float | None) -> str:
+    """A fraction as percent with two decimals: 0.98765 -> '98.77' ('' when missing)."""
+    return "" if value is None else f"{100 * value:.2f}"
+
+
+def _sig3(value: float) -> str:
+    """Three significant figures without an exponent: 0.0123, 58.6, 4,110."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+# How each column is shown wherever a leaderboard is (leaderboard.md, the console table, the report);
+# leaderboard.csv keeps the raw numbers. Decimals follow each unit's useful precision.
+FORMATS = {
+    "lr": lambda v: f"{v:g}",
+    "augment": lambda v: "on" if v else "off",
+    "train_acc": pct, "val_acc": pct, "test_acc_mean": pct, "test_acc_std": pct,
+    "test_loss": lambda v: f"{v:.4f}",
+    "params": lambda v: f"{v:,}",
+    "mflops": _sig3,
+    "train_seconds": lambda v: f"{v:.1f}",
+    "seconds_per_epoch": lambda v: f"{v:.2f}",
+    "images_per_s": lambda v: f"{v:,.0f}",
+    "train_gflops_per_s": lambda v: f"{v:,.1f}",
+    "peak_memory_mb": lambda v: f"{v:,.0f}",
+    "infer_ms": lambda v: f"{v:.4f}",
+}
+
+
+def fmt(key: str, value) -> str:
+    """One leaderboard value as text ('' when missing); other columns (model, seeds, failed) as they are."""
     if value is None or value == "":
         return ""
-    if key in ("train_acc", "val_acc", "test_acc_mean", "test_acc_std"):
-        return f"{100 * value:.2f}"  # percent
-    if key in ("params",):
-        return f"{value:,}"
-    if key in ("images_per_s", "peak_memory_mb"):
-        return f"{value:,.0f}"
-    if key == "train_gflops_per_s":
-        return f"{value:.1f}"
-    if isinstance(value, float):
-        return f"{value:.4g}" if key != "lr" else f"{value:g}"
-    return str(value)
+    return FORMATS[key](value) if key in FORMATS else str(value)
+
+
+def _failure_lines(rows: list[dict]) -> list[str]:
+    return [f"{r['model']} {r['optimizer']} lr={fmt('lr', r['lr'])}: {r['failed']}" for r in rows if r.get("failed")]
 
 
 def write_leaderboard(rows: list[dict], out: Path) -> None:
@@ -72,8 +100,8 @@ def write_leaderboard(rows: list[dict], out: Path) -> None:
     head = [c for c in COLUMNS if c != "failed"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        lines.append("| " + " | ".join(_fmt(c, r.get(c)) for c in head) + " |")
-    failures = [f"- {r['model']} {r['optimizer']} lr={r['lr']:g}: {r['failed']}" for r in rows if r.get("failed")]
+        lines.append("| " + " | ".join(fmt(c, r.get(c)) for c in head) + " |")
+    failures = [f"- {line}" for line in _failure_lines(rows)]
     text = "Accuracies in percent; test accuracy is the mean (and sample std) over seeds.\n\n" + "\n".join(lines) + "\n"
     if failures:
         text += "\nFailed runs:\n" + "\n".join(failures) + "\n"
@@ -92,8 +120,7 @@ def print_leaderboard(rows: list[dict], title: str, console: Console | None = No
     for c in shown:
         table.add_column(headers.get(c, c), justify="left" if c in ("model", "optimizer") else "right")
     for r in rows:
-        table.add_row(*(_fmt(c, r.get(c)) for c in shown))
+        table.add_row(*(fmt(c, r.get(c)) for c in shown))
     console.print(table)
-    for r in rows:
-        if r.get("failed"):
-            console.print(f"[red]failed[/red] {r['model']} {r['optimizer']} lr={r['lr']:g}: {r['failed']}")
+    for line in _failure_lines(rows):
+        console.print(f"[red]failed[/red] {line}")

@@ -24,6 +24,8 @@ import os
 import platform
 import re
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -140,9 +142,16 @@ def read_history(run_dir: Path) -> list[dict]:
 
 
 def read_arrays(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """Arrays of an .npz file, read into memory (pickled objects refused); raises OSError/KeyError/ValueError."""
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in (keys or z.files)}
+    """Arrays of an .npz file, read into memory (pickled objects refused).
+
+    Raises OSError (missing, unreadable), KeyError (a key absent) or ValueError (anything else wrong with
+    the file: truncated, not a zip, a damaged member, pickled objects).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in (keys or z.files)}
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        raise ValueError(f"{path}: not a readable .npz ({type(e).__name__}: {e})") from None
 
 
 def state_files(run_dir: Path) -> list[Path]:

@@ -72,7 +72,8 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
     model = create_model(cfg.model, **model_kwargs)
     pretrained = load_pretrained(model, cfg)  # {} without --pretrained
     model = model.to(device).to(memory_format=torch.channels_last)
-    base = {"run_id": cfg.run_id, "model": cfg.model, "seed": cfg.seed, "device": str(device),
+    base = {"run_id": cfg.run_id, "model": cfg.model, "model_kwargs": model_kwargs, "seed": cfg.seed,
+            "device": str(device),
             "precision": precision, "n_train": len(train), "n_val": len(val), "n_test": len(test),
             "params": count_params(model), "mflops": forward_mflops(model, ds.in_chans, ds.img_size),
             "versions": runfolder.versions(), **pretrained}

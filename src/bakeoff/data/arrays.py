@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DatasetError
+from ..errors import DatasetError, one_line
 from .dataset import Dataset
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -28,7 +28,7 @@ def load_arrays(path: str | Path, name: str | None = None, classes: list[str] | 
     try:
         npz = np.load(path, allow_pickle=False)
     except Exception as e:  # untrusted bytes: zip, header and decompression errors all end here
-        raise DatasetError(f"{path}: not a readable .npz ({_one_line(e)})") from None
+        raise DatasetError(f"{path}: not a readable .npz ({one_line(e, limit=200)})") from None
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise DatasetError(f"{path}: a single array, not an .npz with {', '.join(REQUIRED_KEYS)}")
     with npz:
@@ -79,11 +79,7 @@ def _member(npz, key: str, path: Path) -> np.ndarray:
     except DatasetError:
         raise
     except Exception as e:  # untrusted bytes: CRC, decompression and header errors all end here
-        raise DatasetError(f"{path}: cannot read {key} ({_one_line(e)})") from None
-
-
-def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__
+        raise DatasetError(f"{path}: cannot read {key} ({one_line(e, limit=200)})") from None
 
 
 def to_nchw(x: np.ndarray, what: str) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DatasetError
+from ..errors import DatasetError, one_line
 from .arrays import load_arrays
 from .dataset import Dataset
 from .safe_pickle import UnsafePickle, safe_loads
@@ -67,7 +67,7 @@ def _read_tar(path: Path) -> dict[str, bytes]:
                 if base in wanted and member.isfile():  # isfile: never follow links out of the archive
                     blobs[base] = tar.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError) as e:
-        raise DatasetError(f"{path}: not a readable tar archive ({e})") from None
+        raise DatasetError(f"{path}: not a readable tar archive ({one_line(e, limit=200)})") from None
     return blobs
 
 
@@ -116,7 +116,7 @@ def _unpickle(blob: bytes, where: str):
     except UnsafePickle as e:
         raise DatasetError(f"{where}: not an official CIFAR-10 batch ({e})") from None
     except Exception as e:  # a damaged pickle can raise nearly anything (EOFError, ValueError, TypeError, ...)
-        raise DatasetError(f"{where}: corrupt pickle ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
+        raise DatasetError(f"{where}: corrupt pickle ({type(e).__name__}: {one_line(e, limit=200)})") from None
     if not isinstance(obj, dict):
         raise DatasetError(f"{where}: expected a pickled dict, got {type(obj).__name__}")
     return obj

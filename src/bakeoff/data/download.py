@@ -11,12 +11,6 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from ..errors import DatasetError, one_line
 
-# Base URLs, tried in order; the official file name is appended.
-MIRRORS = {
-    "fashion-mnist": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
-    "mnist": ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
-    "cifar10": ["https://www.cs.toronto.edu/~kriz/"],
-}
 TIMEOUT_S = 5.0  # per connect/read: a machine without network fails within seconds, not minutes
 CHUNK = 1 << 16  # bytes per read: 64 KiB keeps the progress bar lively and memory flat
 

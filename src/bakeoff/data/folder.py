@@ -4,9 +4,9 @@
     PATH/train/<class>/*.png + PATH/test/<class>/*.png
 
 Every image is decoded with PIL, turned upright (EXIF orientation), its shorter side
-resized to `img_size` and centre-cropped to a square (antialiased). The set stays
-grayscale (1 channel) when every image is grayscale, else all become RGB; transparent
-images are composited on white first, so a transparent background reads as paper, not black.
+resized to `img_size` and centre-cropped to a square (antialiased; images.py, which serving
+shares). The set stays grayscale (1 channel) when every image is grayscale, else all become RGB;
+transparent images are composited on white first, so a transparent background reads as paper, not black.
 """
 from __future__ import annotations
 
@@ -17,16 +17,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from ..errors import DatasetError
+from ..errors import DatasetError, one_line
 from .dataset import Dataset
+from .images import GRAY_MODES, center_crop
 from .splits import stratified_indices
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}  # compared lower-cased
+# Compared lower-cased; every format PIL decodes that cameras and the web use. `bakeoff predict DIR` takes the same.
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 MAX_DEFAULT_SIZE = 64  # default img_size: median shorter side, capped so a folder of photos stays cheap to train
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0  # fixed, apart from any run seed: every run is tested on the same images
-GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}  # 'P' palettes count as colour
-RESAMPLE = Image.Resampling.LANCZOS  # antialiased when shrinking
 
 
 def load_folder(root: str | Path, img_size: int | None = None, name: str | None = None) -> Dataset:
@@ -55,7 +55,7 @@ def load_folder(root: str | Path, img_size: int | None = None, name: str | None 
         try:
             (w, h), mode = _probe(path)
         except Exception as e:  # PIL raises many types for bad files (OSError, SyntaxError, struct.error, ...)
-            skipped.append((path, _reason(e)))
+            skipped.append((path, one_line(e)))
             continue
         probed.append((path, label, split, min(w, h), mode))
     if img_size is None:
@@ -68,7 +68,7 @@ def load_folder(root: str | Path, img_size: int | None = None, name: str | None 
         try:
             images.append(_decode(path, img_size, gray))  # (S, S) or (S, S, 3)
         except Exception as e:
-            skipped.append((path, _reason(e)))
+            skipped.append((path, one_line(e)))
             continue
         labels.append(label)
         splits.append(split)
@@ -108,17 +108,21 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
     """{class name: sorted image paths} for every sub-folder of `folder`; empty ones are errors."""
     class_dirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not class_dirs:
-        raise DatasetError(f"{folder}: no class folders; expected {folder}/<class>/*.png "
-                           f"(or .jpg, .jpeg, .bmp, .webp), or {folder}/train/<class>/ and {folder}/test/<class>/")
+        raise DatasetError(f"{folder}: no class folders; expected {folder}/<class>/*.png (or {_exts()}), "
+                           f"or {folder}/train/<class>/ and {folder}/test/<class>/")
     files = {}
     for d in class_dirs:
         # hidden files skipped: macOS '._x.jpg' resource forks are not images
         found = sorted(p for p in d.iterdir()
                        if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file())
         if not found:
-            raise DatasetError(f"{d}: class folder has no images (.jpg, .jpeg, .png, .bmp, .webp)")
+            raise DatasetError(f"{d}: class folder has no images ({_exts()})")
         files[d.name] = found
     return files
+
+
+def _exts() -> str:
+    return ", ".join(sorted(IMAGE_EXTS))
 
 
 def _probe(path: Path) -> tuple[tuple[int, int], str]:
@@ -137,30 +141,4 @@ def _decode(path: Path, size: int, gray: bool) -> np.ndarray:
             if im.format == "JPEG":
                 im.draft(None, (size, size))  # let libjpeg decode at 1/2..1/8 scale: big photos load far faster
             im = ImageOps.exif_transpose(im)  # a copy, decoded, the right way up
-    im = to_mode(im, gray)
-    w, h = im.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    # one resample of the centred square = resize the shorter side, then centre-crop
-    im = im.resize((size, size), RESAMPLE, box=(left, top, left + side, top + side))
-    return np.asarray(im, dtype=np.uint8)
-
-
-def to_mode(im: Image.Image, gray: bool) -> Image.Image:
-    """8-bit 'L' or 'RGB'; 16-bit and float grayscale are rescaled, not clipped as PIL's convert would,
-    and transparency is composited on white (a cut-out reads as paper). Serving converts photos with it too."""
-    if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        a = np.asarray(im, dtype=np.float32)
-        if im.mode == "F" and a.size and a.max() <= 1.0:
-            a = a * 255.0  # float images in 0..1
-        elif im.mode != "F" and (im.mode.startswith("I;16") or (a.size and a.max() > 255)):
-            a = a / 257.0  # 16-bit range 0..65535 onto 0..255
-        im = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
-    if im.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    return im.convert("L" if gray else "RGB")
-
-
-def _reason(e: Exception) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
+    return center_crop(im, size, gray)

@@ -64,6 +64,11 @@ def has_idx_files(folder: Path) -> bool:
     return all(find_file(folder, stem) for pair in SPLITS.values() for stem in pair)
 
 
+def find_idx(folder: Path) -> Path | None:
+    """`folder` when it holds all four IDX files, else None (cifar.find_cifar's counterpart)."""
+    return folder if folder.is_dir() and has_idx_files(folder) else None
+
+
 def load_idx(folder: Path, name: str) -> Dataset:
     """Fashion-MNIST or MNIST (`name`) from the four IDX files in `folder`."""
     classes = CLASSES[name]

@@ -1,14 +1,11 @@
-"""Where the downloadable datasets are looked for: --data-dir, then $BAKEOFF_DATA, then the cache."""
+"""Where downloadable datasets are looked for: --data-dir, then $BAKEOFF_DATA, then the cache."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from . import cifar, idx
+from typing import Callable
 
 ENV_VAR = "BAKEOFF_DATA"
-# Folder names accepted under a data dir, besides the dataset's own name.
-FOLDER_ALIASES = {"cifar10": ["cifar10", "cifar-10"]}
 
 
 def cache_root() -> Path:
@@ -30,28 +27,19 @@ def search_roots(data_dir: str | Path | None) -> list[Path]:
     return roots
 
 
-def locate(name: str, data_dir: str | Path | None = None) -> tuple[Path | None, list[Path]]:
-    """(source found or None, the folders looked in) for fashion-mnist, mnist or cifar10."""
+def locate(folders: list[str], find: Callable[[Path], Path | None],
+           data_dir: str | Path | None = None) -> tuple[Path | None, list[Path]]:
+    """(what `find` found or None, the folders looked in): in each root, its sub-folders `folders`, then itself."""
     looked = []
     for root in search_roots(data_dir):
-        for folder in [root / sub for sub in FOLDER_ALIASES.get(name, [name])] + [root]:
+        for folder in [root / sub for sub in folders] + [root]:
             looked.append(folder)
-            found = _find_in(name, folder)
+            found = find(folder)
             if found is not None:
                 return found, looked
     return None, looked
 
 
-def _find_in(name: str, folder: Path) -> Path | None:
-    if name == "cifar10":
-        return cifar.find_cifar(folder)
-    return folder if folder.is_dir() and idx.has_idx_files(folder) else None
-
-
-def how_to_supply(name: str) -> str:
+def how_to_supply(name: str, files: str) -> str:
     """One sentence telling the user where to put the files."""
-    if name == "cifar10":
-        files = f"{cifar.BATCHES_DIR}/, {cifar.TAR_NAME} or {cifar.NPZ_NAME}"
-    else:
-        files = ", ".join(idx.GZ_NAMES)
     return f"supply the files with --data-dir DIR (or {ENV_VAR}=DIR) where DIR/{name}/ holds {files}"

@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .device import autocast
-from .features import EVAL_BATCH, extract_features
+from .features import eval_batch_size, extract_features
 from .loop import Split
 from .objectives import Noise
 
@@ -71,8 +71,9 @@ def autoencoder_views(model: nn.Module, cfg, mean: list[float], std: list[float]
 def _recon_mse(model: nn.Module, split: Split, device, precision) -> float:
     total = 0.0
     with torch.no_grad():
-        for i in range(0, len(split), EVAL_BATCH):
-            x = split.x[i:i + EVAL_BATCH]
+        batch = eval_batch_size(split.x)
+        for i in range(0, len(split), batch):
+            x = split.x[i:i + batch]
             with autocast(device, precision):
                 out = model.reconstruct(x)
             total += F.mse_loss(out.float(), x, reduction="sum").item()

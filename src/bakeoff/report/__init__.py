@@ -1,7 +1,8 @@
 """The comparison report: OUT/report.html (one offline file) and OUT/report.md with OUT/figures/, from run folders alone.
 
-collect.py reads the folder, sections.py and per_model.py decide what each section
-says (with figures.py, stats.py, summary.py), html.py and markdown.py write it.
+collect.py reads the folder; overview, ranking, significance, training, cost and per_model (with
+autoencoder) decide what each section says, drawing with figures.py and counting with stats.py and
+summary.py; document.py puts the sections in order; html.py and markdown.py write it.
 """
 from __future__ import annotations
 

@@ -1,18 +1,22 @@
 """Read a comparison folder (grid.json and its run folders) into plain data, without retraining anything."""
 from __future__ import annotations
 
-import csv
-import json
 import math
-from dataclasses import dataclass, field
+import zipfile
+import zlib
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from ..config import GRID_AXES, GridConfig
+from .. import runfolder
+from ..config import GRID_AXES, GridConfig, RunConfig
 from ..errors import BakeoffError
-from ..leaderboard import build_leaderboard
-from ..runfolder import read_status
+from ..leaderboard import build_leaderboard, row_key
+
+GRID_FILE = "grid.json"  # written by compare: the grid as given, the dataset card, versions
+# What reading a damaged .npz raises: np.load's errors, and zipfile's and zlib's for a truncated archive
+UNREADABLE_NPZ = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass
@@ -23,7 +27,7 @@ class Run:
     dir: Path
     config: dict
     metrics: dict  # metrics.json; status 'finished', 'failed', 'interrupted', or 'missing' (no metrics.json)
-    history: list[dict]  # history.csv rows as floats (None where empty or NaN)
+    history: list[dict]  # history.csv rows: numbers as floats (None where empty or NaN), the stage as text
     _predictions: dict | None = field(default=None, repr=False)
 
     @property
@@ -33,16 +37,15 @@ class Run:
     @property
     def key(self) -> tuple:
         """The leaderboard row this run is a seed of."""
-        return (self.config["model"], self.config["optimizer"], self.config["lr"], self.config["augment"])
+        return row_key(self.config)
 
     def predictions(self) -> dict[str, np.ndarray]:
         """y_true, y_pred (N,), probs (N, K), loss (N,) in test-set order, read once."""
         if self._predictions is None:
-            path = self.dir / "predictions.npz"
+            path = self.dir / runfolder.PREDICTIONS_FILE
             try:
-                with np.load(path) as z:
-                    self._predictions = {k: z[k] for k in ("y_true", "y_pred", "probs", "loss")}
-            except (OSError, KeyError, ValueError) as e:
+                self._predictions = runfolder.read_arrays(path, runfolder.PREDICTION_KEYS)
+            except UNREADABLE_NPZ as e:
                 raise BakeoffError(f"{path}: unreadable predictions ({e})") from None
         return self._predictions
 
@@ -67,12 +70,9 @@ class Comparison:
     def classes(self) -> list[str]:
         return self.dataset["classes"]
 
-    @property
-    def seeds(self) -> list[int]:
-        return list(self.grid.get("seeds", []))
-
     def runs_of(self, row: dict) -> list[Run]:
-        key = (row["model"], row["optimizer"], row["lr"], row["augment"])
+        """Every run (finished or not) of a leaderboard row, one per seed."""
+        key = row_key(row)
         return [r for r in self.runs if r.key == key]
 
     def finished_runs_of(self, row: dict) -> list[Run]:
@@ -103,19 +103,23 @@ class Comparison:
 
 
 def collect(out: str | Path) -> Comparison:
-    """Read OUT/grid.json and every run folder the grid names; runs that never finished count as failed."""
+    """Read OUT/grid.json and every run folder the grid names; runs that never finished count as failed.
+
+    Nothing outside OUT is opened: the run configs are rebuilt from grid.json (validation reads no file),
+    so a comparison copied elsewhere, or whose --pretrained source is gone, is reported the same.
+    """
     out = Path(out)
-    grid_file = out / "grid.json"
+    grid_file = out / GRID_FILE
     if not grid_file.is_file():
-        raise BakeoffError(f"{out}: no grid.json here, so not a bakeoff comparison folder "
+        raise BakeoffError(f"{out}: no {GRID_FILE} here, so not a bakeoff comparison folder "
                            f"(`bakeoff compare --out {out}` makes one)")
-    try:
-        saved = json.loads(grid_file.read_text())
-        grid, dataset = saved["grid"], saved["dataset"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise BakeoffError(f"{grid_file}: not a bakeoff grid.json ({e})") from None
+    saved = runfolder.read_json(grid_file)
+    if not (saved and isinstance(saved.get("grid"), dict) and isinstance(saved.get("dataset"), dict)):
+        raise BakeoffError(f"{grid_file}: not a bakeoff {GRID_FILE} (unreadable, or no 'grid' and 'dataset' in it)")
+    grid, dataset = saved["grid"], saved["dataset"]
     axes = {k: grid[k] for k in GRID_AXES if k in grid}
-    base = {k: v for k, v in grid.items() if k not in GRID_AXES}
+    known = {f.name for f in fields(RunConfig)}  # an option a later version dropped must not stop the report
+    base = {k: v for k, v in grid.items() if k not in GRID_AXES and k in known}
     runs = []
     for cfg in GridConfig(**axes, base=base).runs():
         runs.append(_read_run(out / cfg.run_id, cfg.to_dict()))
@@ -124,33 +128,15 @@ def collect(out: str | Path) -> Comparison:
 
 
 def _read_run(run_dir: Path, expected: dict) -> Run:
-    try:
-        config = json.loads((run_dir / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        config = expected
-    metrics = read_status(run_dir)
+    config = runfolder.read_config(run_dir) or expected
+    metrics = runfolder.read_status(run_dir)
     if metrics is None or "status" not in metrics:
-        reason = "never finished (no metrics.json: stopped, or not run yet)"
+        reason = f"never finished (no {runfolder.METRICS_FILE}: stopped, or not run yet)"
         metrics = {"status": "missing", "reason": reason, "seed": expected["seed"], "run_id": run_dir.name}
-    elif metrics["status"] == "finished" and not (run_dir / "predictions.npz").is_file():
-        metrics = {**metrics, "status": "failed", "reason": "predictions.npz is missing"}
-    return Run(run_id=run_dir.name, dir=run_dir, config=config, metrics=metrics, history=_read_history(run_dir))
-
-
-def _read_history(run_dir: Path) -> list[dict]:
-    try:
-        with open(run_dir / "history.csv", newline="") as f:
-            return [{k: _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    except OSError:
-        return []
-
-
-def _float(v: str | None) -> float | None:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
+    elif metrics["status"] == "finished" and not (run_dir / runfolder.PREDICTIONS_FILE).is_file():
+        metrics = {**metrics, "status": "failed", "reason": f"{runfolder.PREDICTIONS_FILE} is missing"}
+    return Run(run_id=run_dir.name, dir=run_dir, config=config, metrics=metrics,
+               history=runfolder.read_history(run_dir))
 
 
 def _num(v) -> float:

@@ -3,21 +3,21 @@ from __future__ import annotations
 
 import time
 
-from . import per_model, sections
+from . import cost, overview, per_model, ranking, significance, training
 from .blocks import Document
 from .collect import Comparison
 
 
 def build_document(cmp: Comparison, ds, ds_note: str) -> Document:
     """Sections 1-8 of the report; the sweep heatmap only when optimizers or learning rates were swept."""
-    parts = sections.summary(cmp, ds, ds_note)
-    parts.append(sections.leaderboard(cmp))
-    parts.append(sections.significance(cmp))
-    parts.append(sections.learning_curves(cmp))
-    sweep = sections.sweep(cmp)
+    parts = overview.summary(cmp, ds, ds_note)
+    parts.append(ranking.leaderboard(cmp))
+    parts.append(significance.significance(cmp))
+    parts.append(training.learning_curves(cmp))
+    sweep = training.sweep(cmp)
     if sweep is not None:
         parts.append(sweep)
-    parts.append(sections.cost(cmp))
+    parts.append(cost.cost(cmp))
     if cmp.finished_rows:
         parts += per_model.model_sections(cmp, ds)
     disagreements = per_model.disagreements(cmp, ds, ds_note)

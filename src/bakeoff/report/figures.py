@@ -269,20 +269,78 @@ def image_grid(images: np.ndarray, titles: list[str], colors: list[str], title: 
 
 def class_samples(rows: list[tuple[str, np.ndarray]]) -> bytes:
     """A strip of training images per class, the class name on its left, drawn as one mosaic."""
+    return image_rows(rows, tile_px=40)  # small tiles: the strip sits beside two tables
+
+
+def image_rows(rows: list[tuple[str, np.ndarray]], title: str = "", tile_px: int = TILE_PX) -> bytes:
+    """Rows of uint8 (N, C, H, W) images, each row's label on its left, drawn as one mosaic under a title."""
     per_row = max(len(imgs) for _, imgs in rows)
     first = rows[0][1]
-    scale = max(1, round(40 / max(first.shape[2], first.shape[3])))  # small tiles: the strip sits beside two tables
+    scale = max(1, round(tile_px / max(first.shape[2], first.shape[3])))
     tile_h, tile_w = first.shape[2] * scale, first.shape[3] * scale
-    label_w, gap = 90, 3
-    width = label_w + per_row * (tile_w + gap)
-    height = len(rows) * (tile_h + gap) + gap
+    label_w, gap = max(90, 7 * max(len(name) for name, _ in rows) + 12), 3  # ~7 px a character at 9 pt
+    head = 30 if title else 0
+    content = label_w + per_row * (tile_w + gap)
+    width = max(content, 8 * len(title) + 20)  # ~8 px a character at 11 pt: the title is never cut
+    left = (width - content) // 2  # the rows centred under a wider title
+    height = head + len(rows) * (tile_h + gap) + gap
     mosaic = np.full((height, width, 3), 255, np.uint8)
     fig, ax = _canvas(width, height)
     for r, (name, imgs) in enumerate(rows):
-        y0 = gap + r * (tile_h + gap)
+        y0 = head + gap + r * (tile_h + gap)
         for c, img in enumerate(imgs):
-            x0 = label_w + c * (tile_w + gap)
+            x0 = left + label_w + c * (tile_w + gap)
             mosaic[y0:y0 + tile_h, x0:x0 + tile_w] = to_display(img).repeat(scale, 0).repeat(scale, 1)
-        ax.text(label_w - 8, y0 + tile_h / 2, name, fontsize=9, ha="right", va="center")
+        ax.text(left + label_w - 8, y0 + tile_h / 2, name, fontsize=9, ha="right", va="center")
     ax.imshow(mosaic, interpolation="nearest", extent=(0, width, height, 0))
+    if title:
+        ax.text(width / 2, head / 2, title, fontsize=11, ha="center", va="center")
+    return png(fig)
+
+
+# --- the autoencoder's pictures, from the arrays of its run folder's autoencoder.npz -------------------------
+
+def _pixels(images: np.ndarray) -> np.ndarray:
+    """0..1 floats, (N, H, W) grey or (N, H, W, 3) RGB -> uint8 (N, C, H, W), as the mosaics take images."""
+    x = np.clip(np.rint(np.asarray(images, np.float32) * 255), 0, 255).astype(np.uint8)
+    return x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+
+
+def reconstructions(model: str, images: np.ndarray, recons: np.ndarray, mse: float, pca_mse: float,
+                    pca_components: int) -> bytes:
+    """Test images above their reconstructions; the title gives both reconstruction errors (MSE, standardized)."""
+    title = f"{model}: test images and their reconstructions (MSE {mse:.3f}, PCA-{pca_components} {pca_mse:.3f})"
+    return image_rows([("test image", _pixels(images)), ("reconstruction", _pixels(recons))], title)
+
+
+def denoised(model: str, clean: np.ndarray, noisy: np.ndarray, output: np.ndarray, sigma: float,
+             denoise: float) -> bytes:
+    """Clean test images, the same with noise of std `sigma`, and what the autoencoder makes of the noisy ones."""
+    trained = f"trained with noise {denoise:g}" if denoise else "trained without noise"
+    rows = [("clean", _pixels(clean)), (f"noise {sigma:g}", _pixels(noisy)), ("output", _pixels(output))]
+    return image_rows(rows, f"{model} ({trained}) on noisy test images")
+
+
+def latent_map(codes_xy: np.ndarray, pca_xy: np.ndarray, labels: np.ndarray, classes: list[str], code_dim: int,
+               pca_components: int, probe_ae_acc: float, probe_pca_acc: float) -> bytes:
+    """t-SNE maps (M, 2) of the codes and of as many PCA components side by side, points coloured by class."""
+    fig = Figure(figsize=(11, 5))
+    axes = fig.subplots(1, 2)
+    colors = _colors(len(classes))
+    panels = ((codes_xy, f"t-SNE of {code_dim} autoencoder codes (linear probe {100 * probe_ae_acc:.1f}%)"),
+              (pca_xy, f"t-SNE of {pca_components} PCA components (linear probe {100 * probe_pca_acc:.1f}%)"))
+    for ax, (xy, title) in zip(axes, panels):
+        for k, name in enumerate(classes):
+            mine = labels == k
+            if mine.any():
+                ax.scatter(xy[mine, 0], xy[mine, 1], s=8, color=colors[k], linewidths=0, label=name)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])  # t-SNE coordinates have no unit: only who is near whom means something
+        ax.set_yticks([])
+    handles, names = axes[0].get_legend_handles_labels()
+    if handles:  # one legend for both panels: the points are the same images
+        fig.legend(handles, names, loc="outside right upper", frameon=False, fontsize=8, markerscale=2,
+                   ncols=math.ceil(len(names) / 25))
+    fig.suptitle(f"{len(labels)} test images coloured by class")
+    fig.set_layout_engine("constrained")
     return png(fig)

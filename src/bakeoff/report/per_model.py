@@ -6,11 +6,13 @@ import math
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from ..leaderboard import pct
 from . import figures
+from .autoencoder import autoencoder_blocks
 from .blocks import Details, Figure, Row, Section, Table, Text, cell, slug
 from .collect import Comparison, Run
 from .figures import RIGHT, WRONG
-from .sections import _best_row_per_model, pct, row_label
+from .rows import best_row_per_model, row_label
 from .summary import summarize
 
 SAMPLE_IMAGES = 30  # predicted-samples grid: about this many test images, every class present
@@ -24,7 +26,7 @@ def model_sections(cmp: Comparison, ds) -> list[Section]:
     out = [Section("models", "Per model", [Text(
         "For each model, its best configuration by validation accuracy and, of that configuration's seeds, the run "
         "with the best validation accuracy.")])]
-    for row in _best_row_per_model(cmp):
+    for row in best_row_per_model(cmp):
         out.append(one_model(cmp, row, cmp.representative(row), ds))
     for model in cmp.grid.get("models", []):
         if not any(r["model"] == model for r in cmp.finished_rows):
@@ -50,7 +52,7 @@ def one_model(cmp: Comparison, row: dict, run: Run, ds) -> Section:
     if ds is not None:
         blocks.append(sample_grid(ds, y_true, y_pred, classes, f"{name}_samples", row_label(cmp, row)))
         blocks.append(top_losses(ds, pred, classes, f"{name}_top_losses", row_label(cmp, row)))
-    blocks += training_notes(run) + autoencoder_blocks(run, name)
+    blocks += training_notes(run) + autoencoder_blocks(run, name, classes)
     runs = [r for rr in cmp.rows if rr["model"] == row["model"] for r in cmp.runs_of(rr) if r.history]
     if runs:
         shown = runs[:MAX_RUN_CURVES]
@@ -84,28 +86,6 @@ def training_notes(run: Run) -> list:
                      f"{c.get('backbone_lr_scale', 0.1):g}" + ("" if m.get("finetune_kept", True)
                                                         else " (not kept: validation loss did not improve)"))
     return [Text(f"Training: {'; '.join(parts)}.")] if parts else []
-
-
-AUTOENCODER_FIGURES = [("reconstructions", "Test images and their reconstructions"),
-                       ("denoised", "Noisy test images and what the autoencoder makes of them"),
-                       ("latent_map", "2-D map (t-SNE) of the codes of test images beside the same map of as many "
-                                      "PCA components, coloured by class")]
-
-
-def autoencoder_blocks(run: Run, name: str) -> list:
-    """The autoencoder's linear probe against PCA, and the pictures written with its run."""
-    m = run.metrics
-    if "probe_ae_acc" not in m:
-        return []
-    out = [Text(f"Linear classifier on the {m['probe_dim']}-number codes: {pct(m['probe_ae_acc'])}% test accuracy; "
-                f"on {m['pca_components']} PCA components of the pixels: {pct(m['probe_pca_acc'])}% (both trained on "
-                f"{m['probe_train_images']:,} training images). Seed 001 chose an autoencoder over PCA because PCA is "
-                f"linear; this is the measurement.")]
-    for stem, alt in AUTOENCODER_FIGURES:
-        path = run.dir / f"{stem}.png"
-        if path.is_file():  # written after training; a run copied without them still reports
-            out.append(Figure(f"{name}_{stem}", path.read_bytes(), alt))
-    return out
 
 
 def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], table_id: str) -> Table:
@@ -159,8 +139,10 @@ def top_losses(ds, pred: dict, classes, name: str, label: str) -> Figure | Text:
 
 def layer_table(model: str, cmp: Comparison) -> list:
     c, size = cmp.dataset["shape"][0], cmp.dataset["shape"][1]
+    built = next((r.metrics.get("model_kwargs") for r in cmp.runs if r.finished and r.config["model"] == model), None)
+    options = {k: v for k, v in (built or {}).items() if k not in ("num_classes", "in_chans", "img_size")}
     try:
-        s = summarize(model, num_classes=len(cmp.classes), in_chans=c, img_size=size)
+        s = summarize(model, num_classes=len(cmp.classes), in_chans=c, img_size=size, **options)
     except Exception as e:  # a model the meta device cannot trace: say so, keep the rest of the report
         return [Text(f"No layer table for {model}: tracing it failed ({type(e).__name__}: {e}).", "warn")]
     rows = [[cell(r.name), cell(r.kind), cell(s.shape_text(r.shape) if r.shape else ""), cell(f"{r.params:,}", r.params)]

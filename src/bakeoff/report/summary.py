@@ -29,14 +29,14 @@ class ModelSummary:
         return "(B, " + ", ".join(str(s) for s in shape) + ")"
 
 
-def summarize(model_name: str, num_classes: int, in_chans: int, img_size: int) -> ModelSummary:
+def summarize(model_name: str, num_classes: int, in_chans: int, img_size: int, **options) -> ModelSummary:
     """Build the model without initializing its weights and trace one forward pass of a blank image.
 
     Forward hooks on the leaf modules record each call's output shape. A module's
     parameters are counted at its first call, so the rows add up to the total.
     """
     with torch.device("meta"):  # no weight initialization: simple-cnn's 29M parameters cost nothing here
-        model = create_model(model_name, num_classes=num_classes, in_chans=in_chans, img_size=img_size)
+        model = create_model(model_name, num_classes=num_classes, in_chans=in_chans, img_size=img_size, **options)
     # Uninitialized CPU memory, not a meta forward: the meta kernels' first call costs ~1 s of imports.
     model = model.to_empty(device="cpu").eval()
     with torch.no_grad():

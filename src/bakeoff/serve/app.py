@@ -9,6 +9,7 @@ GET  /             the web page (static/, no external resources)
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import anyio
@@ -136,6 +137,16 @@ async def read_image(request: Request, limit: int) -> bytes:
     if not data:
         raise HTTPException(400, "no image: send the photo as multipart field 'file' or as the body")
     return data
+
+
+def check_port_free(host: str, port: int) -> None:
+    """A taken port is one line before the models load, not a uvicorn traceback after."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as e:
+        raise BakeoffError(f"cannot listen on {host}:{port} ({e.strerror}); pick another with --port") from None
 
 
 def run_server(predictor: Predictor, host: str, port: int, max_upload: int = MAX_UPLOAD) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..models.checkpoint import load_checkpoint, model_from_checkpoint
+from ..models.checkpoint import checkpoint_path, load_checkpoint, model_from_checkpoint
 from ..runfolder import atomic_write_bytes
 from ..errors import BakeoffError, unknown_choice
 
@@ -158,7 +158,7 @@ def export_checkpoint(path: str | Path, fmt: str, out: str | Path | None = None,
         raise unknown_choice("format", fmt, FORMATS)
     ckpt = load_checkpoint(path)
     model = model_from_checkpoint(ckpt)
-    src = Path(path) / "best.pt" if Path(path).is_dir() else Path(path)
+    src = checkpoint_path(path)
     dest = Path(out) if out else src.with_name(src.stem + FORMATS[fmt])
     data, diffs = verified(fmt, ckpt, model, data_dir)
     atomic_write_bytes(dest, data)

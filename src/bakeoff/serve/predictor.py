@@ -15,8 +15,10 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from ..data.pixels import normalize_images
 from ..errors import BakeoffError, unknown_choice
-from .preprocess import MAX_PIXELS, model_view, normalize, open_photo
+from ..runfolder import CHECKPOINT_FILE, read_status
+from .preprocess import MAX_PIXELS, model_view, open_photo
 
 RUNTIMES = ("torch", "onnx")
 
@@ -49,16 +51,13 @@ def find_checkpoints(path: str | Path) -> list[Path]:
         return [p]
     if not p.is_dir():
         raise BakeoffError(f"{p}: no such checkpoint, run folder or comparison folder")
-    if (p / "best.pt").is_file():
-        return [p / "best.pt"]
+    if (p / CHECKPOINT_FILE).is_file():
+        return [p / CHECKPOINT_FILE]
     runs = []
     for run in sorted(d for d in p.iterdir() if d.is_dir()):
-        try:
-            finished = json.loads((run / "metrics.json").read_text()).get("status") == "finished"
-        except (OSError, ValueError):
-            finished = False
-        if finished and (run / "best.pt").is_file():
-            runs.append(run / "best.pt")
+        finished = (read_status(run) or {}).get("status") == "finished"
+        if finished and (run / CHECKPOINT_FILE).is_file():
+            runs.append(run / CHECKPOINT_FILE)
     if not runs:
         raise BakeoffError(f"{p}: no best.pt and no finished runs in it (a run folder holds best.pt and metrics.json)")
     return runs
@@ -68,7 +67,7 @@ def load_model(path: Path, runtime: str = "torch", threads: int = 1) -> LoadedMo
     """A checkpoint (runtime torch, or onnx: exported in memory and verified) or an exported .onnx file."""
     if runtime not in RUNTIMES:
         raise unknown_choice("runtime", runtime, RUNTIMES)
-    name = path.parent.name if path.name == "best.pt" else path.name.split(".")[0]
+    name = path.parent.name if path.name == CHECKPOINT_FILE else path.name.split(".")[0]
     if path.suffix == ".onnx":
         from .export import onnx_metadata, onnx_session
 
@@ -178,7 +177,7 @@ class Predictor:
         for m in chosen:
             key = _pre_key(m.preprocessing)
             t = time.perf_counter()
-            x = normalize(views[key], m.preprocessing["mean"], m.preprocessing["std"])[None]  # (1, C, H, W)
+            x = normalize_images([views[key]], m.preprocessing["mean"], m.preprocessing["std"])  # (1, C, H, W)
             probs = softmax(m.forward(x))[0]
             result = {"model": m.name, "top_k": top_k(probs, m.classes, k),
                       "ms": round(1000 * (time.perf_counter() - t), 3)}
@@ -198,7 +197,7 @@ class Predictor:
         pre = model.preprocessing
         out = []
         for i in range(0, len(views), batch_size):
-            x = np.stack([normalize(v, pre["mean"], pre["std"]) for v in views[i:i + batch_size]])  # (B, C, H, W)
+            x = normalize_images(views[i:i + batch_size], pre["mean"], pre["std"])  # (B, C, H, W)
             probs = softmax(model.forward(x))
             out.extend(top_k(p, model.classes, k) for p in probs)
         return out

@@ -8,9 +8,10 @@ Two pipelines, chosen by the `background` the runner measured on the training im
   object, padded to a square keeping the aspect ratio so the object spans `object_fill` of the side
   (MNIST 20 px of 28), resized with antialiasing.
 - everything else (colour datasets, folders of photos): upright, the training mode (L or RGB),
-  shorter side resized and centre-cropped to the training size, exactly as the folder loader did.
+  shorter side resized and centre-cropped to the training size by the folder loader's own function.
 
-Both end as uint8 (H, W) or (H, W, 3) - what the model "sees" - then the dataset's normalization.
+Both end as uint8 (H, W) or (H, W, 3) - what the model "sees" - then the dataset's normalization
+(data/pixels.py, the function training uses).
 """
 from __future__ import annotations
 
@@ -21,14 +22,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from ..data.folder import to_mode
-from ..errors import BakeoffError
+from ..data.images import RESAMPLE, SUPPORTED_MODES, center_crop, to_mode
+from ..data.registry import DATASETS
+from ..errors import BakeoffError, one_line
 
 MAX_PIXELS = 40_000_000  # after JPEG draft decoding: a 40 Mpixel RGBA image decodes to 160 MB
-# Modes `to_mode` (the folder loader's) turns into L or RGB faithfully; others (LAB, HSV, ...) would be silently wrong.
-SUPPORTED_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
-                   "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
-RESAMPLE = Image.Resampling.LANCZOS  # antialiased when shrinking, as the folder loader resizes
 WORK_SIDE = 128  # object pipeline works at <= this many px (x4 a 28 px input): fast, still sharp enough
 BORDER_BAND = 0.04  # share of the side sampled as the photo's border, to read its background
 FOREGROUND = 0.2  # after stretching to 0..1, pixels above this are object (for the crop box)
@@ -64,37 +62,24 @@ def open_photo(source: bytes | str | Path, max_pixels: int = MAX_PIXELS, name: s
         except PhotoError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise PhotoError(f"{name}: {_one_line(e)} (decompression-bomb guard)", status=422) from None
+            raise PhotoError(f"{name}: {one_line(e, limit=200)} (decompression-bomb guard)", status=422) from None
         except UnidentifiedImageError:
             raise PhotoError(f"{name}: not an image bakeoff can read (PNG, JPEG, GIF, BMP, WebP, TIFF)") from None
         except FileNotFoundError:
             raise PhotoError(f"{name}: no such file", status=404) from None
         except (OSError, SyntaxError, ValueError, EOFError) as e:  # truncated or corrupt data
-            raise PhotoError(f"{name}: broken image data ({_one_line(e)})") from None
-
-
-# Checkpoints saved before the runner measured `background` and `object_fill`: the values it measures now.
-MEASURED_DOMAINS = {"mnist": ("dark", 0.714), "fashion-mnist": ("dark", 1.0), "digits": ("dark", 1.0)}
+            raise PhotoError(f"{name}: broken image data ({one_line(e, limit=200)})") from None
 
 
 def model_view(im: Image.Image, pre: dict) -> np.ndarray:
     """What the model sees: uint8 (S, S) for 1 channel or (S, S, 3), S = the training img_size."""
     size, gray = pre["img_size"], pre["in_chans"] == 1
     background, fill = pre.get("background"), pre.get("object_fill")
-    if "background" not in pre and pre.get("dataset") in MEASURED_DOMAINS:
-        background, fill = MEASURED_DOMAINS[pre["dataset"]]
+    if "background" not in pre and pre.get("dataset") in DATASETS:  # saved before the runner measured it
+        background, fill = DATASETS[pre["dataset"]].domain  # what it measures now
     if gray and background in ("dark", "light"):
         return object_view(im, size, background, fill or 1.0)
-    return center_view(im, size, gray)
-
-
-def center_view(im: Image.Image, size: int, gray: bool) -> np.ndarray:
-    """Shorter side to `size`, centre crop: the folder loader's own preprocessing."""
-    im = to_mode(im, gray)
-    w, h = im.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    return np.asarray(im.resize((size, size), RESAMPLE, box=(left, top, left + side, top + side)), dtype=np.uint8)
+    return center_crop(im, size, gray)  # the folder loader's own preprocessing
 
 
 def object_view(im: Image.Image, size: int, background: str, object_fill: float) -> np.ndarray:
@@ -122,14 +107,6 @@ def object_view(im: Image.Image, size: int, background: str, object_fill: float)
     if background == "light":
         x = 1 - x
     return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
-
-
-def normalize(view: np.ndarray, mean: list[float], std: list[float]) -> np.ndarray:
-    """uint8 (S, S) or (S, S, C) -> float32 (C, S, S), standardized as in training (runner.normalize)."""
-    x = view.astype(np.float32)[None] if view.ndim == 2 else view.astype(np.float32).transpose(2, 0, 1)
-    m = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)
-    s = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
-    return (x / 255 - m) / s
 
 
 def _border(a: np.ndarray) -> np.ndarray:
@@ -170,7 +147,3 @@ def _pad_square(x: np.ndarray, object_fill: float) -> np.ndarray:
     top, left = (side - h) // 2, (side - w) // 2
     out[top:top + h, left:left + w] = x
     return out
-
-
-def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split())[:200] or type(e).__name__

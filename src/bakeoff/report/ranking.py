@@ -1,0 +1,73 @@
+"""Section 2, the leaderboard: one row per configuration, the best value of each column highlighted."""
+from __future__ import annotations
+
+from ..leaderboard import fmt
+from .blocks import Cell, Section, Table, Text, cell
+from .collect import Comparison
+
+# (key, header, which way is better: "max", "min" or None for no highlight); values as leaderboard.fmt writes them
+LEADERBOARD = [
+    ("model", "model", None),
+    ("optimizer", "optimizer", None),
+    ("lr", "lr", None),
+    ("augment", "augment", None),
+    ("n_seeds", "seeds", None),
+    ("val_acc", "val acc (%)", "max"),
+    ("test_acc_mean", "test acc (%)", "max"),
+    ("test_loss", "test loss", "min"),
+    ("train_acc", "train acc (%)", None),  # higher is not better here: it can be overfitting
+    ("params", "params", "min"),
+    ("mflops", "MFLOPs / image", "min"),
+    ("train_seconds", "train time (s)", "min"),
+    ("seconds_per_epoch", "s / epoch", "min"),
+    ("images_per_s", "train img/s", "max"),
+    ("train_gflops_per_s", "train GFLOP/s", "max"),
+    ("peak_memory_mb", "peak memory (MB)", "min"),
+    ("infer_ms", "infer ms / image", "min"),
+    ("failed", "failed runs", None),
+]
+
+
+def leaderboard(cmp: Comparison) -> Section:
+    """The leaderboard table (sortable in the page), what its numbers mean, and the runs that failed."""
+    rows = cmp.rows
+    finished = [r for r in rows if r.get("n_seeds", 0) > 0]
+    best = {}
+    for key, _, better in LEADERBOARD:
+        values = [r[key] for r in finished if r.get(key) is not None]
+        if better and len(values) > 1:
+            best[key] = max(values) if better == "max" else min(values)
+    table_rows = []
+    for r in rows:
+        cells = []
+        for key, _, _ in LEADERBOARD:
+            v = r.get(key)
+            if v is None or v == "":
+                cells.append(Cell("", None))
+                continue
+            text = fmt(key, v)
+            if key == "test_acc_mean" and r.get("test_acc_std") is not None:
+                text += f" ± {fmt('test_acc_std', r['test_acc_std'])}"
+            sort = v if isinstance(v, (int, float)) and not isinstance(v, bool) else str(text)
+            cells.append(Cell(text, sort, key in best and v == best[key]))
+        table_rows.append(cells)
+    blocks = [Table([h for _, h, _ in LEADERBOARD], table_rows, id="leaderboard", sortable=True,
+                    caption="Click a column header to sort; the best value of each column is highlighted.")]
+    notes = ["Rows are configurations (model, optimizer, learning rate, augmentation); the numbers are means over "
+             "their seeds. Sorted by validation accuracy: the test set is for reporting, not for choosing."]
+    if finished and all(r["n_seeds"] < 2 for r in finished):
+        notes.append("One seed per configuration, so test accuracy has no ± std (a spread needs two or more seeds; "
+                     "run with --seeds 0,1,2 to see how much retraining moves the numbers).")
+    else:
+        notes.append("Test accuracy: mean ± sample standard deviation over seeds.")
+    blocks += [Text(n, "note") for n in notes]
+    if cmp.failed_runs:
+        blocks.append(failed_runs(cmp))
+    return Section("leaderboard", "Leaderboard", blocks)
+
+
+def failed_runs(cmp: Comparison) -> Table:
+    """Each run that did not finish, with its status and the reason its metrics.json gives."""
+    return Table(["run", "status", "reason"],
+                 [[cell(r.run_id), cell(r.metrics["status"]), cell(r.metrics.get("reason") or "failed")]
+                  for r in cmp.failed_runs], id="failed-runs", caption="Failed runs")

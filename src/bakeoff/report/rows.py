@@ -1,0 +1,27 @@
+"""Leaderboard rows as the report names and picks them: labelled by the grid axes that vary, each model's best."""
+from __future__ import annotations
+
+from ..leaderboard import fmt
+from .collect import Comparison
+
+
+def row_label(cmp: Comparison, row: dict) -> str:
+    """A leaderboard row named by the grid axes that vary: 'cnn4', or 'cnn4 · adam · lr 0.001' in a sweep."""
+    parts = [row["model"]]
+    if cmp.swept("optimizers"):
+        parts.append(row["optimizer"])
+    if cmp.swept("lrs"):
+        parts.append(f"lr {fmt('lr', row['lr'])}")
+    if cmp.swept("augment"):
+        parts.append("aug" if row["augment"] else "no aug")  # 'on'/'off' alone would not say what
+    return " · ".join(parts)
+
+
+def best_row_per_model(cmp: Comparison) -> list[dict]:
+    """Each model's best finished row by validation accuracy, in leaderboard order."""
+    seen, out = set(), []
+    for row in cmp.finished_rows:
+        if row["model"] not in seen:
+            seen.add(row["model"])
+            out.append(row)
+    return out

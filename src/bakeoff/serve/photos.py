@@ -1,0 +1,68 @@
+"""Photos on disk for `bakeoff predict`: the ones named on the command line, and (--explain) what the model saw.
+
+The pixels themselves are preprocess.py's business; this module only finds files and draws the picture.
+"""
+from __future__ import annotations
+
+import glob
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..data.folder import IMAGE_EXTS  # what a folder dataset counts as images counts as photos here
+from ..errors import BakeoffError
+from ..runfolder import atomic_write_bytes
+
+EXPLAIN_HEIGHT = 224  # px: the photo and the (nearest-neighbour enlarged) model input, side by side
+
+
+def expand_images(patterns: list[str]) -> list[Path]:
+    """Files as given; folders -> their photos (recursively); globs the shell left unexpanded."""
+    found: list[Path] = []
+    for pattern in patterns:
+        p = Path(pattern)
+        if p.is_file():
+            found.append(p)
+        elif p.is_dir():
+            photos = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+            if not photos:
+                raise BakeoffError(f"{p}: no photos in this folder ({', '.join(sorted(IMAGE_EXTS))})")
+            found.extend(photos)
+        elif glob.has_magic(pattern):
+            matches = sorted(Path(m) for m in glob.glob(pattern, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise BakeoffError(f"{pattern}: no files match")
+            found.extend(matches)
+        else:
+            raise BakeoffError(f"{pattern}: no such file or folder")
+    return found
+
+
+def write_explanation(path: Path, photo: Image.Image, view: np.ndarray, top: list[dict]) -> None:
+    """The photo beside what the model saw (enlarged, pixel for pixel), captioned with its top guesses."""
+    shown = photo.convert("RGB")
+    shown = shown.resize((max(1, round(shown.width * EXPLAIN_HEIGHT / shown.height)), EXPLAIN_HEIGHT),
+                         Image.Resampling.LANCZOS)
+    seen = Image.fromarray(view).convert("RGB").resize((EXPLAIN_HEIGHT, EXPLAIN_HEIGHT), Image.Resampling.NEAREST)
+    gap, caption = 8, 20 + 16 * len(top)
+    canvas = Image.new("RGB", (shown.width + gap + EXPLAIN_HEIGHT, EXPLAIN_HEIGHT + caption), "white")
+    canvas.paste(shown, (0, 0))
+    canvas.paste(seen, (shown.width + gap, 0))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((4, EXPLAIN_HEIGHT + 4), f"photo | what the model saw ({view.shape[0]}x{view.shape[1]})", fill="gray")
+    for i, t in enumerate(top):
+        draw.text((4, EXPLAIN_HEIGHT + 20 + 16 * i), f"{t['label']}: {100 * t['prob']:.1f}%", fill="black")
+    buf = io.BytesIO()
+    canvas.save(buf, "PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def unique_names(paths: list[Path]) -> list[str]:
+    """File stems, numbered where two photos share one: one explanation file per photo."""
+    names, seen = [], {}
+    for p in paths:
+        n = seen[p.stem] = seen.get(p.stem, 0) + 1
+        names.append(p.stem if n == 1 else f"{p.stem}-{n}")
+    return names
