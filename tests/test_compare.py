@@ -88,3 +88,31 @@ def test_train_and_evaluate_agree(tmp_path, capsys):
     assert main(["evaluate", str(run), "--dataset", "digits", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["test_acc"] == pytest.approx(metrics["test_acc"])
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_written_files_follow_the_umask(tmp_path, umask, mode):
+    """Reports, leaderboards, run files and checkpoints are readable by whoever the umask lets read them."""
+    import os
+
+    out = tmp_path / "cmp"
+    old = os.umask(umask)
+    try:
+        assert main(["compare", "--models", "mlp", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    finally:
+        os.umask(old)
+    run = out / "mlp_adam_lr0.001_noaug_seed0"
+    written = [out / "report.html", out / "leaderboard.csv", out / "grid.json", run / "best.pt",
+               run / "metrics.json", run / "history.csv", run / "predictions.npz", *(out / "figures").iterdir()]
+    assert {p.name: p.stat().st_mode & 0o777 for p in written} == {p.name: mode for p in written}
+
+
+def test_an_unreadable_saved_state_is_one_line_not_a_silent_restart(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    run = out / "mlp_adam_lr0.001_noaug_seed0"
+    run.mkdir(parents=True)
+    (run / "state.pt").write_bytes(b"not a torch file")
+    rc = main(["compare", "--models", "mlp", "--epochs", "1", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "state.pt" in err
+    assert (run / "state.pt").read_bytes() == b"not a torch file"  # left for the user to look at
