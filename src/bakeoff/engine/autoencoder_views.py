@@ -71,7 +71,7 @@ def autoencoder_views(model: nn.Module, cfg, mean: list[float], std: list[float]
 def _recon_mse(model: nn.Module, split: Split, device, precision) -> float:
     total = 0.0
     with torch.no_grad():
-        batch = eval_batch_size(split.x)
+        batch = eval_batch_size(split.x, model)
         for i in range(0, len(split), batch):
             x = split.x[i:i + batch]
             with autocast(device, precision):

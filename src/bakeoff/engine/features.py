@@ -13,9 +13,17 @@ EVAL_VALUES = EVAL_BATCH * 3 * 32 * 32  # ...up to a CIFAR-sized batch of input 
 # images would keep ~10 GB of activations alive in an ImageNet network; this caps a batch at 40 of them
 
 
-def eval_batch_size(x: torch.Tensor) -> int:
-    """Images per evaluation batch for inputs like `x` (N, C, H, W): 1,024 up to CIFAR's size, fewer above."""
+def eval_batch_size(x: torch.Tensor, model: nn.Module | None = None) -> int:
+    """Images per evaluation batch for inputs like `x` (N, C, H, W): 1,024 up to CIFAR's size, fewer above.
+
+    A model that upsamples small inputs itself (`input_size`, ImageNet-pretrained efficientnet-lite) is
+    sized by what it computes on: 32 px CIFAR images seen at 128 px hold 16x the activations.
+    """
     per_image = max(x[0].numel(), 1) if len(x) else 1
+    inner = getattr(model, "model", model)  # through HeadOnly / PartlyFrozen / Reconstructor
+    side = getattr(inner, "input_size", None)
+    if side and x.dim() == 4 and x.shape[-1] < side:
+        per_image = x.shape[1] * side * side
     return max(16, min(EVAL_BATCH, EVAL_VALUES // per_image))
 CACHE_LIMIT_BYTES = 4 * 2**30  # larger feature caches (e.g. resnet50 at 224x224: 400 KB per image) run uncached
 
@@ -67,7 +75,7 @@ def extract_features(model: nn.Module, x: torch.Tensor, device: torch.device, pr
     """forward_features over `x` in eval mode, batched: (N, ...) float32, the cache the head trains on."""
     model.eval()
     out = []
-    batch = eval_batch_size(x)
+    batch = eval_batch_size(x, model)
     with torch.no_grad():  # not inference_mode: the head's autograd must be able to read these tensors
         for i in range(0, max(len(x), 1), batch):  # an empty split (--val-fraction 0) still gives (0, ...)
             with autocast(device, precision):

@@ -205,7 +205,7 @@ def evaluate(model: nn.Module, split: Split, device: torch.device, precision: st
              collect: bool = False, tta: bool = False, objective=None) -> EpochResult:
     """Loss and accuracy on a split without gradients; `collect` keeps the logits; `tta` adds the mirror image."""
     with torch.inference_mode():
-        return run_epoch(model, split, batch_size=eval_batch_size(split.x), device=device, precision=precision,
+        return run_epoch(model, split, batch_size=eval_batch_size(split.x, model), device=device, precision=precision,
                          collect=collect, tta=tta, objective=objective)
 
 

@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import ConfigError
 from .base import ClassifierBase
 from .imagenet import check_options, to_rgb
 from .registry import register_model
@@ -91,11 +92,18 @@ class EfficientNetLite(ClassifierBase):
 
     classifier_name = "_fc"
 
-    def __init__(self, num_classes: int, in_chans: int, img_size: int, variant: str = "efficientnet-lite0"):
+    def __init__(self, num_classes: int, in_chans: int, img_size: int, variant: str = "efficientnet-lite0",
+                 input_size: int | None = None):
+        """`input_size`: smaller images are upsampled (bilinear) to this side before the stem; None: as they come.
+        ImageNet features were learned on objects ~100-200 px across: a 32 px CIFAR image reaches the head as a
+        1x1 map otherwise (models/pretrained.py sets it for ImageNet runs)."""
         super().__init__(num_classes, in_chans, img_size)
         check_options(variant, in_chans, "torchvision")
+        if input_size is not None and not 16 <= input_size <= 1024:
+            raise ConfigError(f"input_size must be in 16..1024, got {input_size}")
         width, depth, _, dropout = VARIANTS[variant]
         self.variant = variant
+        self.input_size = input_size
         self._conv_stem = SameConv2d(3, STEM, 3, stride=2, bias=False)
         self._bn0 = _bn(STEM)
         self.act = nn.ReLU6(inplace=True)
@@ -125,6 +133,8 @@ class EfficientNetLite(ClassifierBase):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = to_rgb(x)  # (B, 3, H, W)
+        if self.input_size is not None and x.shape[-1] < self.input_size:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
         x = self.act(self._bn0(self._conv_stem(x)))  # (B, 32, H/2, W/2)
         for block in self._blocks:
             x = block(x)  # (B, 320, H/32, W/32) after the last
