@@ -116,3 +116,17 @@ def test_an_unreadable_saved_state_is_one_line_not_a_silent_restart(tmp_path, ca
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "state.pt" in err
     assert (run / "state.pt").read_bytes() == b"not a torch file"  # left for the user to look at
+
+
+def test_evaluate_on_a_dataset_with_other_class_names_says_so(tmp_path, capsys):
+    from data_fixtures import write_image_folder
+
+    out = tmp_path / "t"
+    assert main(["train", "--model", "mlp", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    letters = write_image_folder(tmp_path / "letters", n_per_class=4, size=8, mode="L", split=True,
+                                 classes=tuple("abcdefghij"))
+    capsys.readouterr()
+    rc = main(["evaluate", str(out / "mlp_adam_lr0.001_noaug_seed0"), "--dataset", f"folder:{letters}", "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0 and json.loads(captured.out)["n_test"] == 10
+    assert len(captured.err.strip().splitlines()) == 1 and "'a'" in captured.err and "'0'" in captured.err

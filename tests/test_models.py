@@ -198,3 +198,13 @@ def test_pool_before_relu_changes_nothing_but_speed(name):
     (out_a, grad_a), (out_b, grad_b) = grads
     assert torch.equal(out_a, out_b)
     assert all(torch.equal(a, b) for a, b in zip(grad_a, grad_b))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_reset_head_has_the_keys_of_the_original(name):
+    """Transfer between runs loads a source's state_dict into a model whose head was reset: same keys needed."""
+    model = create_model(name, num_classes=NUM_CLASSES, in_chans=1, img_size=28, **_light(name))
+    before = set(model.state_dict())
+    model.reset_classifier(3)
+    assert set(model.state_dict()) == before
+    assert model(torch.randn(B, 1, 28, 28)).shape == (B, 3)

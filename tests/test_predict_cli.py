@@ -1,4 +1,5 @@
 """`bakeoff predict` end to end: a model trained on 28x28 light-on-dark shapes names photos of dark shapes on paper."""
+import io
 import json
 import socket
 
@@ -58,8 +59,8 @@ def test_table_globs_explain_and_onnx(shapes_run, photos, tmp_path, capsys):
     assert rc == 0 and str(explain) in err
     assert "tall.jpg" in out and "square" in out and "wide.png" not in out
     written = sorted(p.name for p in explain.iterdir())
-    assert written == ["rotated-tall.png", "square.png", "tall.png"]
-    with Image.open(explain / "tall.png") as im:
+    assert written == ["rotated-tall_jpg.png", "square_jpg.png", "tall_jpg.png"]
+    with Image.open(explain / "tall_jpg.png") as im:
         # the 400x300 photo at 224 px high (299 wide), 8 px apart from the 224 px model input; 3 caption lines
         assert im.size == (299 + 8 + 224, 224 + 20 + 16 * 3)
         seen = np.asarray(im.convert("L"))[:224, -224:]
@@ -70,6 +71,24 @@ def test_table_globs_explain_and_onnx(shapes_run, photos, tmp_path, capsys):
     for a, b in zip(onnx_rows, torch_rows):
         assert [t["label"] for t in a["top_k"]] == [t["label"] for t in b["top_k"]]
         assert np.allclose([t["prob"] for t in a["top_k"]], [t["prob"] for t in b["top_k"]], atol=1e-4)
+
+
+def test_a_folder_with_an_unreadable_file_predicts_the_rest(shapes_run, photos, capsys):
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    rc, out, err = run_cli(capsys, "predict", shapes_run, photos, "--json")
+    assert rc == 0 and len(out.splitlines()) == 4
+    assert len(err.strip().splitlines()) == 1 and str(photos / "broken.jpg") in err
+
+
+def test_explanations_never_overwrite_each_other(shapes_run, tmp_path, capsys):
+    d = tmp_path / "photos"
+    (d / "sub").mkdir(parents=True)
+    for name in ("a.png", "a.webp", "a-2.png", "sub/a.png"):
+        Image.open(io.BytesIO(shape_photo("tall", fmt="PNG"))).save(d / name)
+    rc, _, _ = run_cli(capsys, "predict", shapes_run, d, "--explain", tmp_path / "seen")
+    assert rc == 0
+    assert sorted(p.name for p in (tmp_path / "seen").iterdir()) == ["a-2_png.png", "a_png.png", "a_webp.png",
+                                                                      "sub__a_png.png"]
 
 
 def test_bad_input_is_one_line_and_exit_2(shapes_run, photos, tmp_path, capsys):

@@ -205,6 +205,12 @@ def evaluate_checkpoint(checkpoint: str, dataset: str | None = None, data_dir: s
                           f"on {pre['in_chans']}x{pre['img_size']}x{pre['img_size']} ({pre['dataset']})")
     if ds.num_classes != len(ckpt["classes"]):
         raise ConfigError(f"{dataset} has {ds.num_classes} classes but the model predicts {len(ckpt['classes'])}")
+    renamed = [(a, b) for a, b in zip(ckpt["classes"], ds.classes) if a != b]
+    if renamed:  # same number of classes, other names: label i is scored as the model's class i all the same
+        a, b = renamed[0]
+        print(f"bakeoff: warning: {dataset}'s classes are not the model's ({len(renamed)} of {ds.num_classes} "
+              f"differ, e.g. label {ds.classes.index(b)} is '{b}' there, '{a}' for the model); scored by "
+              f"label number", file=sys.stderr)
     dev = resolve_device(device)
     model = model_from_checkpoint(ckpt).to(dev)
     test = Split(normalize(ds.x_test, pre["mean"], pre["std"]).to(dev), ds.y_test.to(dev))
@@ -270,6 +276,7 @@ def cmd_predict(args) -> int:
     """Classify photos with one model: a table, or JSON lines; --explain draws what the model saw."""
     from .serve.photos import expand_images, unique_names, write_explanation
     from .serve.predictor import Predictor, find_checkpoints
+    from .serve.preprocess import PhotoError
 
     checkpoints = find_checkpoints(args.checkpoint)
     if len(checkpoints) > 1:
@@ -280,11 +287,21 @@ def cmd_predict(args) -> int:
     predictor = Predictor.load(checkpoints, runtime=args.runtime)
     images = expand_images(args.images)
     model = predictor.models[0]
-    photos, views = [], []
-    for path in images:  # every photo decoded first: a bad one stops the command before any output
-        photo, view = predictor.views(path, model, name=str(path))
+    photos, views, readable = [], [], []
+    for path in images:  # every photo decoded first; one that cannot be is skipped and named, as folders do
+        try:
+            photo, view = predictor.views(path, model, name=str(path))
+        except PhotoError as e:
+            if len(images) == 1:
+                raise
+            print(f"bakeoff: warning: skipped {e}", file=sys.stderr)
+            continue
         photos.append(photo)
         views.append(view)
+        readable.append(path)
+    if not readable:
+        raise BakeoffError(f"none of the {len(images)} file(s) given is a photo bakeoff can read")
+    images = readable
     results = predictor.predict_batch(views, model, min(args.top_k, len(model.classes)))
     if args.explain:
         for name, photo, view, top in zip(unique_names(images), photos, views, results):

@@ -58,14 +58,16 @@ class ClassifierBase(nn.Module):
         old = next(self.get_classifier().parameters(), None)
         if old is None:  # the head was reset to identity before
             old = next(self.parameters())
-        if num_classes > 0:
-            new = nn.Linear(self.num_features, num_classes, device=old.device, dtype=old.dtype)
-        else:
-            new = nn.Identity()
+        new = self.new_classifier(num_classes).to(device=old.device, dtype=old.dtype) if num_classes > 0 \
+            else nn.Identity()
         parent_name, _, child_name = self.classifier_name.rpartition(".")
         parent = self.get_submodule(parent_name) if parent_name else self
         setattr(parent, child_name, new)  # also works for a Sequential index, e.g. "classifier.6"
         self.num_classes = num_classes
+
+    def new_classifier(self, num_classes: int) -> nn.Module:
+        """A fresh final layer of this model's kind for `num_classes` classes (a family with its own overrides)."""
+        return nn.Linear(self.num_features, num_classes)
 
     # ---- anatomy, for transfer learning (timm's `group_matcher` in spirit): each family says, nothing is guessed
 

@@ -50,8 +50,13 @@ class FastNet(ClassifierBase):
         self.pool = nn.AdaptiveMaxPool2d(1)
         self.flatten = nn.Flatten(1)
         self.num_features = cin
-        self.fc = ScaledLinear(cin, num_classes, logit_scale)
+        self.logit_scale = logit_scale
+        self.fc = self.new_classifier(num_classes)
         self.widths = tuple(widths)
+
+    def new_classifier(self, num_classes: int) -> nn.Module:
+        """The scaled, bias-free head: a transfer run's fresh head has the keys and scale of the source's."""
+        return ScaledLinear(self.num_features, num_classes, self.logit_scale)
 
     def backbone_blocks(self) -> list[nn.Module]:
         """The conv stack cut after each pool, input first."""

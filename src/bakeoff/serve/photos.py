@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +61,19 @@ def write_explanation(path: Path, photo: Image.Image, view: np.ndarray, top: lis
 
 
 def unique_names(paths: list[Path]) -> list[str]:
-    """File stems, numbered where two photos share one: one explanation file per photo."""
-    names, seen = [], {}
+    """One file name per photo, never two alike: its path below the photos' common folder, folders joined by
+    '__' and the extension kept ('sub/a.png' -> 'sub__a_png'), numbered in the rare case that still collides."""
+    paths = [p.absolute() for p in paths]
+    root = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path()
+    names: list[str] = []
+    taken: set[str] = set()
     for p in paths:
-        n = seen[p.stem] = seen.get(p.stem, 0) + 1
-        names.append(p.stem if n == 1 else f"{p.stem}-{n}")
+        rel = p.relative_to(root)
+        base = "__".join([*rel.parent.parts, rel.stem]) + (f"_{rel.suffix[1:]}" if rel.suffix else "")
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name)
+        names.append(name)
     return names
