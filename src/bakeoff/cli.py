@@ -89,6 +89,7 @@ def build_parser() -> Parser:
     p.add_argument("--cpus-per-run", type=int, help="ray: CPUs each run reserves (default: all of one node's)")
     p.add_argument("--gpus-per-run", type=float, default=0, help="ray: GPUs each run reserves (default: 0)")
     p.add_argument("--open", action="store_true", help="open OUT/report.html in the web browser at the end")
+    _add_real_photo_options(p)
 
     p = _sub(sub, "train", "bakeoff train --dataset mnist --data-dir ../shared/datasets --model cnn4 --epochs 3",
              "train one model (a grid of one run) and write its run folder")
@@ -104,11 +105,13 @@ def build_parser() -> Parser:
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")
 
     p = _sub(sub, "evaluate", "bakeoff evaluate runs/digits/cnn4_adam_lr0.001_noaug_seed0/best.pt --dataset digits",
-             "evaluate a checkpoint on a dataset's test split")
-    p.add_argument("checkpoint", help="best.pt, or a run folder holding one")
+             "evaluate a checkpoint on a dataset's test split, or finished runs on a folder of real photos")
+    p.add_argument("checkpoint", help="best.pt, or a run folder holding one (with --real-photos: also a comparison "
+                                      "folder, every finished run scored)")
     _add_data_options(p, default="the one it was trained on")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    _add_real_photo_options(p)
 
     p = _sub(sub, "models", "bakeoff models --dataset cifar10",
              "list the registered models with parameter counts and FLOPs for a dataset's input shape")
@@ -125,6 +128,15 @@ def build_parser() -> Parser:
     p.add_argument("--open", action="store_true", help="open report.html in the web browser")
     _add_serving_commands(sub)
     return parser
+
+
+def _add_real_photo_options(p) -> None:
+    p.add_argument("--real-photos", metavar="PATH",
+                   help="also score every finished run on this folder of class folders of real photos, through "
+                        "what `predict` does to a photo (leaderboard column real_acc)")
+    p.add_argument("--class-map", metavar="FOLDER=CLASS,...",
+                   help="photo folders whose names do not match a class, e.g. pants=Trouser,outwear=Coat "
+                        "(default: names match case- and punctuation-insensitively; others are skipped)")
 
 
 def _add_serving_commands(sub) -> None:

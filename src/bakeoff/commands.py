@@ -107,7 +107,7 @@ def cmd_compare(args) -> int:
     grid, out = grid_from_args(args)
     grid.runs()  # a bad option fails here, before a cluster is started
     executor = make_executor(args.executor, args.ray_address, args.cpus_per_run, args.gpus_per_run)
-    status = _until_signal(lambda: _run_grid(grid, out, args.quiet, executor))
+    status = _until_signal(lambda: _run_grid(grid, out, args.quiet, executor, args.real_photos, args.class_map))
     if status == 0 and args.open:
         open_in_browser(out / "report.html")
     return status
@@ -121,14 +121,15 @@ def cmd_train(args) -> int:
     return _until_signal(lambda: _run_grid(grid, out, args.quiet))
 
 
-def _run_grid(grid: GridConfig, out: Path, quiet: bool, executor=None) -> None:
+def _run_grid(grid: GridConfig, out: Path, quiet: bool, executor=None, real_photos: str | None = None,
+              class_map: str | None = None) -> None:
     """Run the grid and print its leaderboard."""
     from rich.console import Console
 
     from .compare import run_grid
     from .leaderboard import print_leaderboard
 
-    rows = run_grid(grid, out, quiet=quiet, executor=executor)
+    rows = run_grid(grid, out, quiet=quiet, executor=executor, real_photos=real_photos, class_map=class_map)
     dataset = grid.base.get("dataset", RunConfig.dataset)
     print_leaderboard(rows, title=f"bakeoff leaderboard: {dataset} (sorted by validation accuracy)", console=Console())
 
@@ -177,13 +178,52 @@ def open_in_browser(path: Path) -> None:
 # ---- looking: evaluate, models, datasets ----------------------------------------------------------------------
 
 def cmd_evaluate(args) -> int:
-    """Print a checkpoint's test accuracy and loss (--json: one object)."""
+    """Print a checkpoint's test accuracy and loss (--json: one object); --real-photos scores finished runs
+    (a run folder, or every run of a comparison folder) on a folder of real photos instead."""
+    if args.real_photos:
+        return _evaluate_real_photos(Path(args.checkpoint), args.real_photos, args.class_map, args.json)
     result = evaluate_checkpoint(args.checkpoint, args.dataset, args.data_dir, args.img_size, args.device)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{result['checkpoint']} on {result['dataset']} test ({result['n_test']} images): "
               f"accuracy {100 * result['test_acc']:.2f}%, loss {result['test_loss']:.4f}")
+    return 0
+
+
+def _evaluate_real_photos(path: Path, photos: str, class_map: str | None, as_json: bool) -> int:
+    """Score finished runs on real photos, no retraining; a comparison's leaderboard and report are rewritten."""
+    from .serve.real_photos import score_comparison
+
+    say = (lambda line: print(line, file=sys.stderr))
+    if (path / "grid.json").is_file():
+        from .leaderboard import write_leaderboard
+        from .report import build_report, collect
+        from .runlock import run_lock
+
+        cmp = collect(path)
+        if not score_comparison([r.dir for r in cmp.runs], photos, class_map, cmp.classes, say):
+            raise BakeoffError(f"{path}: no finished run to score")
+        cmp = collect(path)  # again: the runs' metrics now hold their real-photo accuracy
+        with run_lock(path / ".lock", wait=True):
+            write_leaderboard(cmp.rows, path)
+        build_report(path)
+        runs = [(r.run_id, r.metrics) for r in cmp.runs if r.finished]
+    else:
+        from .models.checkpoint import checkpoint_path, load_checkpoint
+
+        run_dir = checkpoint_path(path).parent
+        score_comparison([run_dir], photos, class_map, load_checkpoint(run_dir)["classes"], say)
+        from .runfolder import read_status
+
+        runs = [(run_dir.name, read_status(run_dir) or {})]
+    for name, m in runs:
+        if "real_acc" not in m:
+            continue
+        if as_json:
+            print(json.dumps({"run": name, "real_acc": m["real_acc"], "n_real": m["n_real"], "real_photos": photos}))
+        else:
+            print(f"{name}: {100 * m['real_acc']:.2f}% of {m['n_real']} real photos")
     return 0
 
 

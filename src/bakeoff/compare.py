@@ -33,11 +33,13 @@ def is_done(cfg: RunConfig, run_dir: Path) -> bool:
 
 
 def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console | None = None,
-             executor=None) -> list[dict]:
+             executor=None, real_photos: str | None = None, class_map: str | None = None) -> list[dict]:
     """Run every run of the grid not already done; write and return the leaderboard rows.
 
     Runs another process is training (same OUT) are left to it and waited for at the end.
     `executor` (default: this process) trains the runs that are left; see executors.py.
+    `real_photos`: a folder of class folders of real photos every finished run is scored on afterwards, as
+    `predict` would see them (`class_map`: 'FOLDER=CLASS,...' for names that do not match; serve/real_photos.py).
     Raises `Interrupted` on SIGINT/SIGTERM (inside `interrupt.graceful_signals()`), the current run
     saved for resuming.
     """
@@ -53,6 +55,10 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         train_val_split(ds.y_train, first.val_fraction, first.seed, first.train_subset)  # fail now, not mid-grid
         console.print(f"dataset {ds.name}: {len(ds.y_train)} train / {len(ds.y_test)} test images, "
                       f"{ds.in_chans}x{ds.img_size}x{ds.img_size}, {ds.num_classes} classes ({ds.source})")
+        if real_photos is not None:  # a bad folder or --class-map fails now, before any training
+            from .serve.real_photos import labelled_photos, parse_class_map
+
+            labelled_photos(real_photos, ds.classes, parse_class_map(class_map))
         data = PreparedData.from_dataset(ds)
         write_json(out / "grid.json", {"grid": _grid_dict(grid), "dataset": ds.summary(), "versions": versions()})
         elsewhere: list[Path] = []
@@ -65,6 +71,10 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         for run_dir in elsewhere:
             with run_lock(run_dir / LOCK_FILE, wait=True):
                 pass
+        if real_photos is not None:
+            from .serve.real_photos import score_comparison
+
+            score_comparison([out / cfg.run_id for cfg in runs], real_photos, class_map, ds.classes, console.print)
         results = [(cfg.to_dict(), read_status(out / cfg.run_id) or {"status": "missing", "seed": cfg.seed,
                                                                       "reason": "did not finish"})
                    for cfg in runs]

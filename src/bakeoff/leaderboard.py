@@ -12,8 +12,9 @@ from rich.table import Table
 from .runfolder import atomic_write_text
 
 COLUMNS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "test_acc_mean",
-           "test_acc_std", "test_loss", "params", "mflops", "train_seconds", "seconds_per_epoch", "images_per_s",
-           "train_gflops_per_s", "peak_memory_mb", "infer_ms", "seeds", "failed"]
+           "test_acc_std", "real_acc_mean", "real_acc_std", "test_loss", "params", "mflops", "train_seconds",
+           "seconds_per_epoch", "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms", "seeds", "failed"]
+REAL_COLUMNS = ("real_acc_mean", "real_acc_std")  # accuracy on a folder of real photos (--real-photos), when scored
 # Means over seeds of these metrics.json fields.
 AVERAGED = ["train_acc", "val_acc", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_s",
             "train_gflops_per_s", "peak_memory_mb", "infer_ms"]
@@ -44,6 +45,10 @@ def build_leaderboard(runs: list[tuple[dict, dict]]) -> list[dict]:
             for k in AVERAGED:
                 vals = [m[k] for m in done if m.get(k) is not None]
                 row[k] = statistics.fmean(vals) if vals else None
+            real = [m["real_acc"] for m in done if m.get("real_acc") is not None]
+            if real:
+                row["real_acc_mean"] = statistics.fmean(real)
+                row["real_acc_std"] = statistics.stdev(real) if len(real) > 1 else None
             row["params"] = done[0]["params"]
             row["mflops"] = done[0]["mflops"]
         rows.append(row)
@@ -66,7 +71,8 @@ def _sig3(value: float) -> str:
 FORMATS = {
     "lr": lambda v: f"{v:g}",
     "augment": lambda v: "on" if v else "off",
-    "train_acc": pct, "val_acc": pct, "test_acc_mean": pct, "test_acc_std": pct,
+    "train_acc": pct, "val_acc": pct, "test_acc_mean": pct, "test_acc_std": pct, "real_acc_mean": pct,
+    "real_acc_std": pct,
     "test_loss": lambda v: f"{v:.4f}",
     "params": lambda v: f"{v:,}",
     "mflops": _sig3,
@@ -97,7 +103,7 @@ def write_leaderboard(rows: list[dict], out: Path) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(out / "leaderboard.csv", buf.getvalue())
-    head = [c for c in COLUMNS if c != "failed"]
+    head = [c for c in shown_columns(rows) if c != "failed"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join(fmt(c, r.get(c)) for c in head) + " |")
@@ -108,15 +114,23 @@ def write_leaderboard(rows: list[dict], out: Path) -> None:
     atomic_write_text(out / "leaderboard.md", text)
 
 
+def shown_columns(rows: list[dict], columns: list[str] = COLUMNS) -> list[str]:
+    """The columns worth showing: the real-photo ones only where some row has them."""
+    real = any(r.get("real_acc_mean") is not None for r in rows)
+    return [c for c in columns if real or c not in REAL_COLUMNS]
+
+
 def print_leaderboard(rows: list[dict], title: str, console: Console | None = None) -> None:
     console = console or Console()
     if not console.is_terminal:
         console.width = max(console.width, 160)  # a pipe or log file: never truncate the numbers
     table = Table(title=title)
-    shown = ["model", "optimizer", "lr", "augment", "n_seeds", "val_acc", "test_acc_mean", "test_acc_std",
-             "params", "mflops", "train_seconds", "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms"]
-    headers = {"test_acc_mean": "test_acc", "test_acc_std": "±std", "train_seconds": "train_s", "images_per_s": "img/s",
-               "train_gflops_per_s": "GFLOP/s", "peak_memory_mb": "peak_MB"}
+    shown = shown_columns(rows, ["model", "optimizer", "lr", "augment", "n_seeds", "val_acc", "test_acc_mean",
+                                 "test_acc_std", "real_acc_mean", "real_acc_std", "params", "mflops", "train_seconds",
+                                 "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms"])
+    headers = {"test_acc_mean": "test_acc", "test_acc_std": "±std", "real_acc_mean": "real_acc", "real_acc_std": "±std",
+               "train_seconds": "train_s", "images_per_s": "img/s", "train_gflops_per_s": "GFLOP/s",
+               "peak_memory_mb": "peak_MB"}
     for c in shown:
         table.add_column(headers.get(c, c), justify="left" if c in ("model", "optimizer") else "right")
     for r in rows:

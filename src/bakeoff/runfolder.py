@@ -6,6 +6,7 @@ A run folder holds:
   best.pt           checkpoint of the weights with the lowest validation loss (models/checkpoint.py)
   predictions.npz   test labels, predictions, class probabilities and per-image loss (for reports)
   autoencoder.npz   autoencoders only: the images and 2-D maps the report draws (engine/autoencoder_views.py)
+  real_photos.npz   with --real-photos: predictions on a folder of real photos (serve/real_photos.py)
   metrics.json      written last: its status 'finished' or 'failed' marks the run done
                     ('interrupted' marks a run stopped by a signal; it resumes on the next attempt)
   state.pt          while the run is under way: everything needed to resume after the last epoch
@@ -39,6 +40,7 @@ PREDICTIONS_FILE = "predictions.npz"
 CHECKPOINT_FILE = "best.pt"
 STATE_FILE = "state.pt"
 AUTOENCODER_FILE = "autoencoder.npz"
+REAL_PHOTOS_FILE = "real_photos.npz"
 HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
                   "stage"]  # stage: empty for one-stage training; see engine/stages.py
 PREDICTION_KEYS = ("y_true", "y_pred", "probs", "loss")
@@ -87,6 +89,14 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def add_metrics(run_dir: Path, extra: dict) -> None:
+    """Numbers measured on a finished run afterwards (real photos) merged into its metrics.json, atomically."""
+    metrics = read_status(run_dir)
+    if metrics is None:
+        raise OSError(f"{Path(run_dir) / METRICS_FILE}: missing or unreadable")
+    write_json(Path(run_dir) / METRICS_FILE, {**metrics, **extra})
 
 
 def write_history(run_dir: Path, rows: list[dict]) -> None:

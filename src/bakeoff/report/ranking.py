@@ -14,6 +14,7 @@ LEADERBOARD = [
     ("n_seeds", "seeds", None),
     ("val_acc", "val acc (%)", "max"),
     ("test_acc_mean", "test acc (%)", "max"),
+    ("real_acc_mean", "real photos acc (%)", "max"),  # only where --real-photos scored the runs
     ("test_loss", "test loss", "min"),
     ("train_acc", "train acc (%)", None),  # higher is not better here: it can be overfitting
     ("params", "params", "min"),
@@ -32,26 +33,28 @@ def leaderboard(cmp: Comparison) -> Section:
     """The leaderboard table (sortable in the page), what its numbers mean, and the runs that failed."""
     rows = cmp.rows
     finished = [r for r in rows if r.get("n_seeds", 0) > 0]
+    columns = [c for c in LEADERBOARD if c[0] != "real_acc_mean" or any(r.get("real_acc_mean") is not None
+                                                                         for r in finished)]
     best = {}
-    for key, _, better in LEADERBOARD:
+    for key, _, better in columns:
         values = [r[key] for r in finished if r.get(key) is not None]
         if better and len(values) > 1:
             best[key] = max(values) if better == "max" else min(values)
     table_rows = []
     for r in rows:
         cells = []
-        for key, _, _ in LEADERBOARD:
+        for key, _, _ in columns:
             v = r.get(key)
             if v is None or v == "":
                 cells.append(Cell("", None))
                 continue
             text = fmt(key, v)
-            if key == "test_acc_mean" and r.get("test_acc_std") is not None:
-                text += f" ± {fmt('test_acc_std', r['test_acc_std'])}"
+            if key in ("test_acc_mean", "real_acc_mean") and r.get(key.replace("mean", "std")) is not None:
+                text += f" ± {fmt(key.replace('mean', 'std'), r[key.replace('mean', 'std')])}"
             sort = v if isinstance(v, (int, float)) and not isinstance(v, bool) else str(text)
             cells.append(Cell(text, sort, key in best and v == best[key]))
         table_rows.append(cells)
-    blocks = [Table([h for _, h, _ in LEADERBOARD], table_rows, id="leaderboard", sortable=True,
+    blocks = [Table([h for _, h, _ in columns], table_rows, id="leaderboard", sortable=True,
                     caption="Click a column header to sort; the best value of each column is highlighted.")]
     notes = ["Rows are configurations (model, optimizer, learning rate, augmentation); the numbers are means over "
              "their seeds. Sorted by validation accuracy: the test set is for reporting, not for choosing."]
