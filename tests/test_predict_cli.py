@@ -135,3 +135,33 @@ def test_help_opens_with_an_example(command, capsys):
         main([command, "--help"])
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith(f"usage: bakeoff {command} runs/") and "--" in first
+
+
+def test_dataset_images_saved_as_files_are_predicted_as_the_tensors_were(shapes_run, tmp_path, capsys):
+    """The round trip: test images written as PNG and sent through `predict` get the predictions `evaluate` gave."""
+    npz = next(shapes_run.parents[1].glob("*.npz"))
+    with np.load(npz) as z:
+        x_test = z["x_test"]
+    folder = tmp_path / "as-files"
+    folder.mkdir()
+    for i, img in enumerate(x_test):
+        Image.fromarray(img.squeeze()).save(folder / f"{i:03d}.png")
+    rc, out, _ = run_cli(capsys, "predict", shapes_run, folder, "--json")
+    assert rc == 0
+    labels = [json.loads(line)["top_k"][0]["label"] for line in out.splitlines()]
+    with np.load(shapes_run / "predictions.npz") as p:
+        tensors = [SHAPES[k] for k in p["y_pred"]]
+    assert labels == tensors
+
+
+def test_no_crop_keeps_the_whole_photo(shapes_run, photos, tmp_path, capsys):
+    for flag, name in (([], "cropped"), (["--no-crop"], "whole")):
+        rc, _, _ = run_cli(capsys, "predict", shapes_run, photos / "tall.jpg", "--explain", tmp_path / name, *flag)
+        assert rc == 0
+    views = {}
+    for name in ("cropped", "whole"):
+        with Image.open(tmp_path / name / "tall_jpg.png") as im:
+            views[name] = np.asarray(im.convert("L"))[:224, -224:]  # what the model saw, enlarged
+    rows = {k: np.flatnonzero(v.max(1) > 100) for k, v in views.items()}
+    height = {k: r[-1] - r[0] for k, r in rows.items()}
+    assert height["cropped"] >= 200 and height["whole"] < 140  # trimmed, the tall shape fills the frame's height

@@ -156,12 +156,33 @@ def test_bad_photos_raise_one_line_errors():
 
 
 def test_an_object_touching_the_edges_is_not_taken_for_background():
-    """A tight crop (or a dataset image itself): the border is partly object, its texture must survive."""
-    a = np.zeros((28, 28), dtype=np.uint8)
-    a[4:28, 2:26] = np.linspace(120, 255, 24)[None, :]  # a shaded object on the bottom edge (a shoe's sole)
+    """A tight crop: the border is partly object, its texture must survive."""
+    a = np.zeros((56, 56), dtype=np.uint8)
+    a[8:56, 4:52] = np.linspace(120, 255, 48)[None, :]  # a shaded object on the bottom edge (a shoe's sole)
     view = model_view(open_photo(_png(a)), FASHION)
-    expected = np.asarray(Image.fromarray(a[4:28, 2:26]).resize((28, 28), Image.Resampling.LANCZOS), dtype=float)
+    expected = np.asarray(Image.fromarray(a[8:56, 4:52]).resize((28, 28), Image.Resampling.LANCZOS), dtype=float)
     assert np.abs(view - expected)[2:-2, 2:-2].mean() < 15  # the object, cropped and scaled to fill the frame
+
+
+def test_an_image_already_in_the_dataset_domain_passes_unchanged():
+    """A dataset image saved as a file is what the model was trained on: the conversion leaves it alone."""
+    rng = np.random.default_rng(0)
+    a = np.zeros((28, 28), dtype=np.uint8)
+    a[3:27, 9:19] = rng.integers(60, 255, size=(24, 10))  # a thin light garment with a strap at the edge
+    a[0:3, 12] = 200
+    assert np.array_equal(model_view(open_photo(_png(a)), FASHION), a)
+    assert not np.array_equal(model_view(open_photo(_png(255 - a)), FASHION), a)  # light background: converted
+
+
+def test_thin_parts_are_kept_in_the_crop():
+    """A bag's thin handle (2 px) above its body is part of the object: the crop box includes it."""
+    a = np.full((120, 120), 235, dtype=np.uint8)
+    a[60:100, 30:90] = 40  # the bag
+    a[30:60, 58:60] = 40  # its handle, 2 px wide
+    view = model_view(open_photo(_png(a)), FASHION)
+    width = (view > 60).sum(1)  # object pixels per row
+    assert all(1 <= n <= 4 for n in width[1:10])  # the handle on top: a thin line, but there
+    assert all(n >= 20 for n in width[14:27])  # the body below it, wide (4/7 of the frame's height, as in the photo)
 
 
 def _png(a: np.ndarray) -> bytes:

@@ -149,6 +149,9 @@ def _add_serving_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help='one JSON object per image: {"path": ..., "top_k": [...]}')
     p.add_argument("--explain", metavar="DIR", help="write DIR/<image>.png: the photo beside what the model saw")
     p.add_argument("--runtime", default="torch", help="torch (default) or onnx (exported in memory, verified)")
+    p.add_argument("--no-crop", action="store_true",
+                   help="models of object datasets (Fashion-MNIST, MNIST): keep the whole photo instead of trimming "
+                        "it to the object (default: trim, as the dataset was made)")
 
     p = _sub(sub, "serve", "bakeoff serve runs/fashion-mnist --port 8000 --runtime onnx",
              "serve every model of a comparison: a web page at / and an HTTP API (POST /v1/predict)")
@@ -158,6 +161,8 @@ def _add_serving_commands(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     p.add_argument("--runtime", default="torch", help="torch (default) or onnx (ONNX Runtime, checked against torch)")
     p.add_argument("--max-upload-mb", type=float, default=10, help="larger uploads get 413 (default: 10)")
+    p.add_argument("--no-crop", action="store_true",
+                   help="models of object datasets: keep the whole photo instead of trimming it to the object")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads per request; concurrent requests use the other cores (default: 1)")
 

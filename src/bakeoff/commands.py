@@ -324,7 +324,7 @@ def cmd_predict(args) -> int:
                            f"or run folder (e.g. {checkpoints[0].parent}); `bakeoff serve` shows them all")
     if args.top_k < 1:
         raise BakeoffError(f"--top-k must be at least 1, got {args.top_k}")
-    predictor = Predictor.load(checkpoints, runtime=args.runtime)
+    predictor = Predictor.load(checkpoints, runtime=args.runtime, crop=not args.no_crop)
     images = expand_images(args.images)
     model = predictor.models[0]
     photos, views, readable = [], [], []
@@ -381,7 +381,7 @@ def cmd_serve(args) -> int:
     if args.max_upload_mb <= 0:
         raise BakeoffError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
     check_port_free(args.host, args.port)
-    predictor = Predictor.load(args.paths, runtime=args.runtime, threads=args.threads)
+    predictor = Predictor.load(args.paths, runtime=args.runtime, threads=args.threads, crop=not args.no_crop)
     names = ", ".join(m.name for m in predictor.models[:5]) + (" ..." if len(predictor.models) > 5 else "")
     print(f"loaded {len(predictor.models)} model{'s' * (len(predictor.models) != 1)} ({args.runtime}): {names}")
     print(f"serving on http://{args.host}:{args.port}/  (API docs at /docs; Ctrl-C stops)", flush=True)

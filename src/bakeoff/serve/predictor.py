@@ -128,6 +128,7 @@ class Predictor:
     """Every model of a comparison, loaded once; thread-safe (inference holds no state)."""
 
     models: list[LoadedModel]
+    crop: bool = True  # object datasets: trim a photo to the object (False: `--no-crop`, the whole frame)
     by_name: dict[str, LoadedModel] = field(init=False)
 
     def __post_init__(self):
@@ -136,7 +137,7 @@ class Predictor:
         self.by_name = {m.name: m for m in self.models}
 
     @classmethod
-    def load(cls, paths: list[str | Path], runtime: str = "torch", threads: int = 1) -> "Predictor":
+    def load(cls, paths: list[str | Path], runtime: str = "torch", threads: int = 1, crop: bool = True) -> "Predictor":
         """Every checkpoint under `paths` (see find_checkpoints), best test accuracy first."""
         files = [f for p in paths for f in find_checkpoints(p)]
         models, seen = [], set()
@@ -148,7 +149,7 @@ class Predictor:
             seen.add(m.name)
             models.append(m)
         models.sort(key=lambda m: -(m.metrics.get("test_acc") or 0))
-        return cls(models)
+        return cls(models, crop)
 
     def select(self, name: str | None) -> list[LoadedModel]:
         """All models, or the one named."""
@@ -171,7 +172,7 @@ class Predictor:
         for m in chosen:
             key = _pre_key(m.preprocessing)
             if key not in views:
-                views[key] = model_view(im, m.preprocessing)
+                views[key] = model_view(im, m.preprocessing, self.crop)
         preprocess_ms = 1000 * (time.perf_counter() - start)
         results = []
         for m in chosen:
@@ -189,7 +190,7 @@ class Predictor:
     def views(self, source: bytes | str | Path, model: LoadedModel, name: str = "image") -> tuple[Image.Image, np.ndarray]:
         """(the upright photo, what `model` sees): for `bakeoff predict --explain`."""
         im = open_photo(source, name=name)
-        return im, model_view(im, model.preprocessing)
+        return im, model_view(im, model.preprocessing, self.crop)
 
     def predict_batch(self, views: list[np.ndarray], model: LoadedModel, k: int = 3,
                       batch_size: int = 256) -> list[list[dict]]:

@@ -2,11 +2,16 @@
 
 Two pipelines, chosen by the `background` the runner measured on the training images:
 
-- object datasets (`background` 'dark' or 'light', grayscale: MNIST, Fashion-MNIST, digits): upright
-  (EXIF), grayscale, inverted when the photo's background is the opposite of the dataset's (a product
-  photo is dark on light; Fashion-MNIST is light on dark), background lifted to black, cropped to the
-  object, padded to a square keeping the aspect ratio so the object spans `object_fill` of the side
-  (MNIST 20 px of 28), resized with antialiasing.
+- object datasets (`background` 'dark' or 'light', grayscale: MNIST, Fashion-MNIST, digits), following
+  how Fashion-MNIST itself was made from product photos (its README): upright (EXIF); trimmed to the
+  object, found as what differs in colour from the photo's border (not in brightness alone, so a garment
+  on a wall of similar brightness is still found, and by rows and columns, so thin straps and handles are
+  not cut off); longest edge resized to the object's share of the side (`object_fill`: Fashion-MNIST all
+  of it, MNIST 20 px of 28); sharpened (an unsharp mask of radius 1, as the dataset was); the shorter edge
+  extended, centred; grayscale, inverted when the photo's background is the opposite of the dataset's (a
+  product photo is dark on light; Fashion-MNIST is light on dark) and background lifted to black.
+  An image that already is what the dataset holds (its size, its background) passes unchanged, so dataset
+  images saved as files score as the tensors do. `crop=False` (`--no-crop`) keeps the whole frame.
 - everything else (colour datasets, folders of photos): upright, the training mode (L or RGB),
   shorter side resized and centre-cropped to the training size by the folder loader's own function.
 
@@ -29,8 +34,10 @@ from ..errors import BakeoffError, one_line
 MAX_PIXELS = 40_000_000  # after JPEG draft decoding: a 40 Mpixel RGBA image decodes to 160 MB
 WORK_SIDE = 128  # object pipeline works at <= this many px (x4 a 28 px input): fast, still sharp enough
 BORDER_BAND = 0.04  # share of the side sampled as the photo's border, to read its background
-FOREGROUND = 0.2  # after stretching to 0..1, pixels above this are object (for the crop box)
+TRIM_DISTANCE = 0.05  # colour distance from the border (0..1) that counts as object: Fashion-MNIST's 5%
+MIN_LINE = 2  # px: a row or column belongs to the object when this many of its pixels differ (a speck does not)
 MIN_CONTRAST = 0.08  # brightest object pixel minus background below this: no object, keep the whole frame
+IN_DOMAIN_BORDER = 0.1  # a dataset-sized image whose border is this close to the dataset's background passes
 
 
 class PhotoError(BakeoffError):
@@ -71,42 +78,96 @@ def open_photo(source: bytes | str | Path, max_pixels: int = MAX_PIXELS, name: s
             raise PhotoError(f"{name}: broken image data ({one_line(e, limit=200)})") from None
 
 
-def model_view(im: Image.Image, pre: dict) -> np.ndarray:
-    """What the model sees: uint8 (S, S) for 1 channel or (S, S, 3), S = the training img_size."""
+def model_view(im: Image.Image, pre: dict, crop: bool = True) -> np.ndarray:
+    """What the model sees: uint8 (S, S) for 1 channel or (S, S, 3), S = the training img_size.
+
+    `crop=False`: object datasets keep the whole frame instead of trimming it to the object."""
     size, gray = pre["img_size"], pre["in_chans"] == 1
     background, fill = pre.get("background"), pre.get("object_fill")
     if "background" not in pre and pre.get("dataset") in DATASETS:  # saved before the runner measured it
         background, fill = DATASETS[pre["dataset"]].domain  # what it measures now
     if gray and background in ("dark", "light"):
-        return object_view(im, size, background, fill or 1.0)
+        return object_view(im, size, background, fill or 1.0, crop)
     return center_crop(im, size, gray)  # the folder loader's own preprocessing
 
 
-def object_view(im: Image.Image, size: int, background: str, object_fill: float) -> np.ndarray:
-    """Grayscale, object bright on black, cropped, padded square, resized; inverted back for 'light' sets."""
+def object_view(im: Image.Image, size: int, background: str, object_fill: float, crop: bool = True) -> np.ndarray:
+    """Object bright on black (dark on white for 'light' sets), trimmed, resized, sharpened, centred; see above."""
     gray = to_mode(im, gray=True)
+    if _in_domain(gray, size, background):
+        return np.asarray(gray, dtype=np.uint8)
+    colour = im.convert("RGB")
     scale = WORK_SIDE / max(gray.size)
     if scale < 1:  # area-average down first: the final resize then works on a small image
-        gray = gray.resize((max(1, round(gray.width * scale)), max(1, round(gray.height * scale))), Image.Resampling.BOX)
+        work = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
+        gray, colour = gray.resize(work, Image.Resampling.BOX), colour.resize(work, Image.Resampling.BOX)
     a = np.asarray(gray, dtype=np.float32) / 255  # (H, W) in 0..1
     border = _border(a)
     if _quantile(border, 0.5) > 0.5:  # light background (paper, a product shot): make the object the bright part
         a, border = 1 - a, 1 - border
     floor = _background_level(border)
-    peak = _quantile(a, 0.995)
-    if peak - floor < MIN_CONTRAST:
+    box = _colour_box(colour)
+    if _quantile(a, 0.995) - floor < MIN_CONTRAST and box is None:
         x = np.zeros_like(a)  # a blank photo: the model sees an empty frame, as a blank dataset image
     else:
-        x = np.clip((a - floor) / (peak - floor), 0, 1)
-    box = _object_box(x)
-    if box is not None:
+        x = np.clip((a - floor) / max(1 - floor, MIN_CONTRAST), 0, 1)  # background black, shades kept
+    if crop and box is not None:
         left, top, right, bottom = box
         x = x[top:bottom, left:right]
-    x = _pad_square(x, object_fill)
-    x = np.asarray(Image.fromarray(x, mode="F").resize((size, size), RESAMPLE), dtype=np.float32)
+    x = _fit(x, size, object_fill)
     if background == "light":
         x = 1 - x
     return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
+
+
+def _in_domain(gray: Image.Image, size: int, background: str) -> bool:
+    """Already a dataset image: the training size, and a border at the dataset's background (black or white)."""
+    if gray.size != (size, size):
+        return False
+    border = _border(np.asarray(gray, dtype=np.float32) / 255)
+    level = _quantile(border, 0.5)
+    return level <= IN_DOMAIN_BORDER if background == "dark" else level >= 1 - IN_DOMAIN_BORDER
+
+
+def _colour_box(colour: Image.Image) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of what differs in colour from the background, by rows and columns; None if nothing.
+
+    The background is read off the border band and spread across the photo linearly (each pixel between its
+    row's left and right border and its column's top and bottom), so uneven light and a gradient backdrop stay
+    background. Distance is the largest channel difference from it, against 5% (Fashion-MNIST's trim) or the
+    border's own spread (textured backgrounds), whichever is larger. A row or column is part of the object when
+    MIN_LINE of its pixels differ: a speck does not count, a strap two pixels wide does."""
+    c = np.asarray(colour, dtype=np.float32) / 255  # (H, W, 3)
+    h, w, _ = c.shape
+    b = max(1, round(BORDER_BAND * min(h, w)))
+    if h <= 2 * b or w <= 2 * b:
+        return None
+    left, right = np.median(c[:, :b], 1), np.median(c[:, -b:], 1)  # (H, 3) per row
+    top, bottom = np.median(c[:b], 0), np.median(c[-b:], 0)  # (W, 3) per column
+    fx = np.linspace(0, 1, w)[None, :, None]
+    fy = np.linspace(0, 1, h)[:, None, None]
+    background = (left[:, None] * (1 - fx) + right[:, None] * fx + top[None] * (1 - fy) + bottom[None] * fy) / 2
+    dist = np.abs(c - background).max(2)  # (H, W)
+    spread = _background_level(_border(dist))
+    mask = dist > max(TRIM_DISTANCE, spread)
+    rows = np.flatnonzero(mask.sum(1) >= MIN_LINE)
+    cols = np.flatnonzero(mask.sum(0) >= MIN_LINE)
+    if not len(rows) or not len(cols):
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def _fit(x: np.ndarray, size: int, object_fill: float) -> np.ndarray:
+    """Longest edge resized to object_fill x size, sharpened, centred on a black size x size square."""
+    h, w = x.shape
+    long_side = max(1, round(size * object_fill))
+    new = (max(1, round(w * long_side / max(h, w))), max(1, round(h * long_side / max(h, w))))  # (W, H)
+    small = Image.fromarray(np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)).resize(new, RESAMPLE)
+    small = small.filter(ImageFilter.UnsharpMask(radius=1, percent=100, threshold=0))  # as Fashion-MNIST was
+    out = np.zeros((size, size), dtype=np.float32)
+    top, left = (size - new[1]) // 2, (size - new[0]) // 2
+    out[top:top + new[1], left:left + new[0]] = np.asarray(small, dtype=np.float32) / 255
+    return out
 
 
 def _border(a: np.ndarray) -> np.ndarray:
@@ -129,21 +190,3 @@ def _quantile(a: np.ndarray, q: float) -> float:
     flat = a.ravel()
     k = min(flat.size - 1, int(q * (flat.size - 1) + 0.5))
     return float(np.partition(flat, k)[k])
-
-
-def _object_box(x: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(left, top, right, bottom) of the object, specks of one or two pixels ignored; None when empty."""
-    mask = Image.fromarray(((x > FOREGROUND) * 255).astype(np.uint8), mode="L")
-    opened = mask.filter(ImageFilter.MinFilter(3)).filter(ImageFilter.MaxFilter(3))  # removes isolated specks
-    return opened.getbbox() or mask.getbbox()  # thin strokes (a drawn 1) vanish under opening: fall back
-
-
-def _pad_square(x: np.ndarray, object_fill: float) -> np.ndarray:
-    """Centre `x` on a black square whose side is its longer side / object_fill."""
-    h, w = x.shape
-    side = max(h, w, 1) / object_fill
-    side = max(int(round(side)), h, w)
-    out = np.zeros((side, side), dtype=np.float32)
-    top, left = (side - h) // 2, (side - w) // 2
-    out[top:top + h, left:left + w] = x
-    return out
