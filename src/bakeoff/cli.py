@@ -1,6 +1,6 @@
 """The `bakeoff` command line: the flags of every subcommand, and the entry point.
 
-What each subcommand does with its flags is in commands.py (COMMANDS); this module only parses.
+What each subcommand does with its flags is in the commands package (COMMANDS); this module only parses.
 """
 from __future__ import annotations
 

@@ -1,0 +1,83 @@
+"""Commands that train: compare, train (a grid of one run), and report (rebuilt from run folders)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..config import GridConfig, RunConfig
+from .configs import grid_from_args, one_run_from_args
+
+
+def cmd_compare(args) -> int:
+    """Train the grid (finished runs are skipped), print the leaderboard; --open shows the report."""
+    from ..executors import make_executor
+
+    grid, out = grid_from_args(args)
+    grid.runs()  # a bad option fails here, before a cluster is started
+    executor = make_executor(args.executor, args.ray_address, args.cpus_per_run, args.gpus_per_run)
+    status = _until_signal(lambda: _run_grid(grid, out, args.quiet, executor, args.real_photos, args.class_map))
+    if status == 0 and args.open:
+        open_in_browser(out / "report.html")
+    return status
+
+
+def cmd_train(args) -> int:
+    """Train one run, here or (--distributed, under torchrun) across processes."""
+    grid, out = one_run_from_args(args)
+    if args.distributed:
+        return _until_signal(lambda: _train_distributed(grid.runs()[0], out, args.quiet))
+    return _until_signal(lambda: _run_grid(grid, out, args.quiet))
+
+
+def _run_grid(grid: GridConfig, out: Path, quiet: bool, executor=None, real_photos: str | None = None,
+              class_map: str | None = None) -> None:
+    """Run the grid and print its leaderboard."""
+    from rich.console import Console
+
+    from ..compare import run_grid
+    from ..leaderboard import print_leaderboard
+
+    rows = run_grid(grid, out, quiet=quiet, executor=executor, real_photos=real_photos, class_map=class_map)
+    dataset = grid.base.get("dataset", RunConfig.dataset)
+    print_leaderboard(rows, title=f"bakeoff leaderboard: {dataset} (sorted by validation accuracy)", console=Console())
+
+
+def _train_distributed(cfg: RunConfig, out: Path, quiet: bool) -> None:
+    from ..ddp import train_distributed
+
+    metrics = train_distributed(cfg, out, quiet=quiet)
+    if metrics is not None:  # rank 0 reports; the other ranks stay quiet
+        print(f"{metrics['run_id']} on {metrics['world_size']} processes: test accuracy "
+              f"{100 * metrics['test_acc']:.2f}%, written to {out}")
+
+
+def _until_signal(run) -> int:
+    """Train; SIGINT/SIGTERM end it after the current step with exit status 130/143."""
+    from ..engine.interrupt import Interrupted, graceful_signals
+
+    try:
+        with graceful_signals():
+            run()
+    except Interrupted as e:
+        print(f"bakeoff: {e}; finished runs are kept and the same command resumes the rest", file=sys.stderr)
+        return e.exit_code
+    return 0
+
+
+def cmd_report(args) -> int:
+    """Rebuild report.html and report.md from the run folders alone; nothing is trained."""
+    from ..report import build_report
+
+    path = build_report(Path(args.out))
+    if args.open:
+        open_in_browser(path)
+    print(f"report: {path}")
+    return 0
+
+
+def open_in_browser(path: Path) -> None:
+    """Open a local file in the web browser, or say where it is when there is none."""
+    import webbrowser
+
+    if not webbrowser.open(path.resolve().as_uri()):
+        print(f"bakeoff: no web browser found; open {path} yourself", file=sys.stderr)
