@@ -140,19 +140,20 @@ def test_markdown_twin_links_figure_files_that_exist(comparison):
 
 def test_leaderboard_file_and_report_show_the_same_values(comparison):
     """leaderboard.md and the report's table format every column alike (leaderboard.fmt)."""
-    from bakeoff.report.ranking import LEADERBOARD
+    from bakeoff.report.ranking import columns_for
 
     lines = [line for line in (comparison / "leaderboard.md").read_text().splitlines() if line.startswith("| ")]
     keys = [c.strip() for c in lines[0].strip("|").split("|")]
     md_rows = [dict(zip(keys, (c.strip() for c in line.strip("|").split("|")))) for line in lines[1:]]
     page = read_page(comparison)
-    html_rows = [{key: row[i]["text"] for i, (key, _, _) in enumerate(LEADERBOARD)}
+    shown = columns_for([])  # not scored on real photos: the columns of a plain comparison
+    html_rows = [{key: row[i]["text"] for i, (key, _, _) in enumerate(shown)}
                  for row in page.tables["leaderboard"]["rows"]]
     assert len(md_rows) == len(html_rows) == 2
     for md_row, html_row in zip(md_rows, html_rows):
         assert html_row["test_acc_mean"] == f"{md_row['test_acc_mean']} ± {md_row['test_acc_std']}"
         shared = [k for k in keys if k in html_row and k != "test_acc_mean"]
-        assert set(shared) == {key for key, _, _ in LEADERBOARD} - {"test_acc_mean", "failed"}
+        assert set(shared) == {key for key, _, _ in shown} - {"test_acc_mean", "failed"}
         assert {k: html_row[k] for k in shared} == {k: md_row[k] for k in shared}
 
 

@@ -29,12 +29,17 @@ LEADERBOARD = [
 ]
 
 
+def columns_for(rows: list[dict]) -> list[tuple]:
+    """LEADERBOARD's columns for these rows: the real-photo accuracy only where runs were scored on photos."""
+    scored = any(r.get("real_acc_mean") is not None for r in rows)
+    return [c for c in LEADERBOARD if c[0] != "real_acc_mean" or scored]
+
+
 def leaderboard(cmp: Comparison) -> Section:
     """The leaderboard table (sortable in the page), what its numbers mean, and the runs that failed."""
     rows = cmp.rows
     finished = [r for r in rows if r.get("n_seeds", 0) > 0]
-    columns = [c for c in LEADERBOARD if c[0] != "real_acc_mean" or any(r.get("real_acc_mean") is not None
-                                                                         for r in finished)]
+    columns = columns_for(finished)
     best = {}
     for key, _, better in columns:
         values = [r[key] for r in finished if r.get(key) is not None]
