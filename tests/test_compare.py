@@ -130,3 +130,15 @@ def test_evaluate_on_a_dataset_with_other_class_names_says_so(tmp_path, capsys):
     captured = capsys.readouterr()
     assert rc == 0 and json.loads(captured.out)["n_test"] == 10
     assert len(captured.err.strip().splitlines()) == 1 and "'a'" in captured.err and "'0'" in captured.err
+
+
+def test_a_tie_on_validation_accuracy_is_broken_by_validation_loss_never_test():
+    from bakeoff.leaderboard import build_leaderboard
+
+    def run(model, val_loss, test_acc):
+        cfg = {"model": model, "optimizer": "adam", "lr": 1e-3, "augment": False, "seed": 0}
+        return cfg, {"status": "finished", "seed": 0, "val_acc": 0.9, "val_loss": val_loss, "test_acc": test_acc,
+                     "params": 1, "mflops": 1.0}
+
+    rows = build_leaderboard([run("a", 0.40, 0.99), run("b", 0.30, 0.50), run("c", 0.30, 0.70)])
+    assert [r["model"] for r in rows] == ["b", "c", "a"]  # lower val loss first; equal loss: by name
