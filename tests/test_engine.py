@@ -144,3 +144,27 @@ def test_bf16_and_fp32_both_train(digits, tmp_path):
     for precision in ("fp32", "bf16"):
         m = execute_run(_cfg(model="mlp", precision=precision, epochs=3), digits, tmp_path / precision, quiet=True)
         assert m["precision"] == precision and m["test_acc"] > 0.8 and math.isfinite(m["test_loss"])
+
+
+def test_photo_augment_warps_dims_and_keeps_the_background():
+    from bakeoff.engine.photo_augment import PhotoAugment
+
+    bg = -0.8
+    x = torch.full((64, 1, 28, 28), bg)
+    x[:, :, 6:22, 9:19] = 2.0  # a bright object on the background
+    out = PhotoAugment(bg, seed=0)(x)
+    assert out.shape == x.shape
+    assert torch.allclose(out[:, :, 0, 0], torch.full((64, 1), bg))  # corners stay background
+    brightest = out.amax((1, 2, 3))
+    assert brightest.max() <= bg + 1.1 * (2.0 - bg) + 1e-4  # contrast at most 1.1x
+    assert brightest.min() < bg + 0.6 * (2.0 - bg)  # and some objects dimmed, as light garments photograph
+    assert not torch.equal(out[0], out[1])  # each image its own warp
+    again = PhotoAugment(bg, seed=0)(x)
+    assert torch.equal(out, again)  # reproducible from the seed
+
+
+def test_photo_augment_trains_and_names_its_runs(tmp_path):
+    from bakeoff.cli import main
+
+    assert main(["train", "--model", "mlp", "--epochs", "1", "--photo-augment", "--out", str(tmp_path), "--quiet"]) == 0
+    assert (tmp_path / "mlp_adam_lr0.001_noaug+photo_seed0" / "metrics.json").is_file()

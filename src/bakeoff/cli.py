@@ -45,6 +45,9 @@ def _add_train_options(p: Parser) -> None:
     p.add_argument("--schedule", help="none (default), cosine or onecycle")
     p.add_argument("--recipe", help="none (default) or fast: a preset of model and training options for the least "
                    "time to a good accuracy (see README); flags given here override it")
+    p.add_argument("--photo-augment", action="store_true", default=None,
+                   help="also warp, dim and blur training images the way converted photos vary, for models that "
+                        "will see real photos (default: off)")
     p.add_argument("--tta", action="store_true", default=None,
                    help="test-time augmentation: average each image's logits with its mirror image's (default: off)")
     p.add_argument("--patience", type=int, help="stop after N epochs without val-loss improvement (default: off)")

@@ -37,6 +37,7 @@ class RunConfig:
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     augment: bool = False  # random crop with padding, plus horizontal flip where it suits the data
+    photo_augment: bool = False  # also warp, dim and blur training images as converted photos vary (object datasets)
     tta: bool = False  # test-time augmentation: validation and test logits averaged with the mirror image's
     patience: int | None = None  # epochs without val-loss improvement before stopping; None: never stop early
     seed: int = 0
@@ -102,6 +103,7 @@ class RunConfig:
     def run_id(self) -> str:
         """Folder name of the run: the grid coordinates that tell runs apart."""
         aug = "aug" if self.augment else "noaug"
+        aug += "+photo" if self.photo_augment else ""
         recipe = "" if self.recipe == "none" else f"_{self.recipe}"
         return f"{self.model}_{self.optimizer}_lr{self.lr:g}_{aug}_seed{self.seed}{recipe}{self._transfer_suffix()}"
 

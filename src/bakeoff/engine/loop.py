@@ -17,6 +17,7 @@ import torch.nn as nn
 from ..config import RunConfig
 from . import distributed, interrupt
 from .augment import Augment, flip_suits
+from .photo_augment import PhotoAugment
 from .device import autocast
 from .features import eval_batch_size
 from .objectives import Classification
@@ -146,8 +147,12 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     net = _data_parallel(model)  # the model itself outside torchrun
     schedule = build_schedule(optimizer, cfg, steps_per_epoch)
     augment = Augment(train.x.shape[-1], flip=flip_suits(cfg.dataset), seed=cfg.seed) if cfg.augment else None
+    photo = PhotoAugment(float(train.x.amin()), cfg.seed) if cfg.photo_augment and train.x.dim() == 4 else None
     gen = torch.Generator().manual_seed(cfg.seed)  # data order
-    generators = {"order": gen, **({"augment": augment.gen} if augment else {}), **objective.generators}
+    generators = {"order": gen, **({"augment": augment.gen} if augment else {}),
+                  **({"photo_augment": photo.gen} if photo else {}), **objective.generators}
+    if photo is not None:
+        augment = _then(augment, photo)
     config = {**cfg.to_dict(), **({"stage": stage} if stage else {})}
     st = (load_state(state_path, config, model, optimizer, schedule, generators) if state_path else None)
     resumed_from = st.epoch if st else 0
@@ -190,6 +195,16 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     images = len(train) * len(st.history)
     return FitResult(before + st.history, len(before) + st.best_epoch, st.stopped_early,
                      images / max(st.train_seconds, 1e-9), resumed_from, images, st.train_seconds)
+
+
+class _then:
+    """Two augmentations in a row (the first may be None)."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(x if self.first is None else self.first(x))
 
 
 def _data_parallel(model: nn.Module) -> nn.Module:
