@@ -44,3 +44,13 @@ class Augment:
         if self.flip:
             x = random_flip(x, self.gen)
         return x.contiguous(memory_format=torch.channels_last)
+
+
+class Chain:
+    """Two augmentations in a row, the first optional (crop-and-flip, then --photo-augment)."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(x if self.first is None else self.first(x))

@@ -16,14 +16,13 @@ EVAL_VALUES = EVAL_BATCH * 3 * 32 * 32  # ...up to a CIFAR-sized batch of input 
 def eval_batch_size(x: torch.Tensor, model: nn.Module | None = None) -> int:
     """Images per evaluation batch for inputs like `x` (N, C, H, W): 1,024 up to CIFAR's size, fewer above.
 
-    A model that upsamples small inputs itself (`input_size`, ImageNet-pretrained efficientnet-lite) is
-    sized by what it computes on: 32 px CIFAR images seen at 128 px hold 16x the activations.
+    A model that upsamples small inputs itself (its `input_side`, e.g. ImageNet-pretrained efficientnet-lite)
+    is sized by what it computes on: 32 px CIFAR images seen at 128 px hold 16x the activations.
     """
     per_image = max(x[0].numel(), 1) if len(x) else 1
-    inner = getattr(model, "model", model)  # through HeadOnly / PartlyFrozen / Reconstructor
-    side = getattr(inner, "input_size", None)
-    if side and x.dim() == 4 and x.shape[-1] < side:
-        per_image = x.shape[1] * side * side
+    inner = getattr(model, "model", model)  # the wrappers here and in objectives.py hold the model as .model
+    if x.dim() == 4 and hasattr(inner, "input_side"):
+        per_image = x.shape[1] * max(x.shape[-1], inner.input_side()) ** 2
     return max(16, min(EVAL_BATCH, EVAL_VALUES // per_image))
 CACHE_LIMIT_BYTES = 4 * 2**30  # larger feature caches (e.g. resnet50 at 224x224: 400 KB per image) run uncached
 

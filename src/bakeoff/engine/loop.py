@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from ..config import RunConfig
 from . import distributed, interrupt
-from .augment import Augment, flip_suits
+from .augment import Augment, Chain, flip_suits
 from .photo_augment import PhotoAugment
 from .device import autocast
 from .features import eval_batch_size
@@ -110,7 +110,7 @@ def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.
     mean_loss = loss_sum.item() / count.item()
     if training and not math.isfinite(mean_loss):
         raise Diverged(f"training loss became {mean_loss} (try a lower --lr)")
-    acc = correct.item() / count.item() if isinstance(objective, Classification) else math.nan
+    acc = correct.item() / count.item() if objective.classifies else math.nan
     logits = torch.cat(all_logits) if collect and all_logits else None
     return EpochResult(mean_loss, acc, time.perf_counter() - start, logits)
 
@@ -152,13 +152,13 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     generators = {"order": gen, **({"augment": augment.gen} if augment else {}),
                   **({"photo_augment": photo.gen} if photo else {}), **objective.generators}
     if photo is not None:
-        augment = _then(augment, photo)
+        augment = Chain(augment, photo)
     config = {**cfg.to_dict(), **({"stage": stage} if stage else {})}
     st = (load_state(state_path, config, model, optimizer, schedule, generators) if state_path else None)
     resumed_from = st.epoch if st else 0
     st = st or TrainState()
     before = list(history_before)
-    tta = uses_tta(cfg.tta, cfg.dataset) and isinstance(objective, Classification)
+    tta = uses_tta(cfg.tta, cfg.dataset) and objective.classifies
     progress = EpochProgress(quiet=quiet, label=f"{cfg.run_id} {stage}".strip())
     while st.epoch < cfg.epochs and not st.stopped_early:
         epoch = st.epoch + 1
@@ -195,16 +195,6 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     images = len(train) * len(st.history)
     return FitResult(before + st.history, len(before) + st.best_epoch, st.stopped_early,
                      images / max(st.train_seconds, 1e-9), resumed_from, images, st.train_seconds)
-
-
-class _then:
-    """Two augmentations in a row (the first may be None)."""
-
-    def __init__(self, first, second):
-        self.first, self.second = first, second
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.second(x if self.first is None else self.first(x))
 
 
 def _data_parallel(model: nn.Module) -> nn.Module:

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 class Classification:
     """Cross-entropy against the labels; label smoothing while training only (so losses compare across runs)."""
 
+    classifies = True  # accuracy is counted on its logits
     def __init__(self, label_smoothing: float = 0.0):
         self.label_smoothing = label_smoothing
         self.generators: dict[str, torch.Generator] = {}
@@ -54,6 +55,8 @@ class Reconstruction:
     from one stream (saved with the training state, so a resumed run draws what it would have drawn);
     validation draws the same noise every epoch, so its losses compare across epochs.
     """
+
+    classifies = False  # no classes: history's accuracy columns stay empty
 
     def __init__(self, noise: Noise, seed: int, device: torch.device):
         self.noise = noise

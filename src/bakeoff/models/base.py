@@ -65,6 +65,10 @@ class ClassifierBase(nn.Module):
         setattr(parent, child_name, new)  # also works for a Sequential index, e.g. "classifier.6"
         self.num_classes = num_classes
 
+    def input_side(self) -> int:
+        """The side of the images the network computes on: img_size, unless the model resizes its input."""
+        return self.img_size
+
     def new_classifier(self, num_classes: int) -> nn.Module:
         """A fresh final layer of this model's kind for `num_classes` classes (a family with its own overrides)."""
         return nn.Linear(self.num_features, num_classes)

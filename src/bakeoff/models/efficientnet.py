@@ -124,6 +124,9 @@ class EfficientNetLite(ClassifierBase):
         self.num_features = HEAD
         self._fc = nn.Linear(HEAD, num_classes)
 
+    def input_side(self) -> int:
+        return max(self.img_size, self.input_size or 0)
+
     def backbone_blocks(self) -> list[nn.Module]:
         """Stem, the seven stages, the head conv, input first: `--finetune-blocks 2` tunes stage 7 and the head conv."""
         stem = nn.Sequential(self._conv_stem, self._bn0)

@@ -100,6 +100,13 @@ def _onnx_forward(session) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: session.run(["logits"], {"input": x})[0]
 
 
+def probabilities(views: list[np.ndarray], model: LoadedModel, batch_size: int = 256) -> np.ndarray:
+    """(N, K) class probabilities of many already-preprocessed views, fed as the model was trained, batched."""
+    pre = model.preprocessing
+    return np.concatenate([softmax(model.forward(normalize_images(views[i:i + batch_size], pre["mean"], pre["std"])))
+                           for i in range(0, len(views), batch_size)])
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -195,10 +202,4 @@ class Predictor:
     def predict_batch(self, views: list[np.ndarray], model: LoadedModel, k: int = 3,
                       batch_size: int = 256) -> list[list[dict]]:
         """Top-k for many already-preprocessed views, batched."""
-        pre = model.preprocessing
-        out = []
-        for i in range(0, len(views), batch_size):
-            x = normalize_images(views[i:i + batch_size], pre["mean"], pre["std"])  # (B, C, H, W)
-            probs = softmax(model.forward(x))
-            out.extend(top_k(p, model.classes, k) for p in probs)
-        return out
+        return [top_k(p, model.classes, k) for p in probabilities(views, model, batch_size)]

@@ -21,11 +21,10 @@ import numpy as np
 from ..data.folder import IMAGE_EXTS
 from ..errors import BakeoffError, ConfigError, unknown_choice
 from ..runfolder import CHECKPOINT_FILE, REAL_PHOTOS_FILE, add_metrics, read_status, write_arrays
-from .predictor import load_model, softmax
+from .predictor import load_model, probabilities
 from .preprocess import PhotoError, model_view, open_photo
 
 WORST_SHOWN = 16  # the photos a model got most wrong, kept as it saw them for the report
-BATCH = 64
 
 
 def parse_class_map(text: str | None) -> dict[str, str]:
@@ -105,11 +104,7 @@ def score_run(run_dir: Path, photos: list[tuple[Path, int]], source: str, class_
         paths.append(str(path))
     if not views:
         raise BakeoffError(f"--real-photos: none of the {len(photos)} photos could be read")
-    from ..data.pixels import normalize_images
-
-    pre = model.preprocessing
-    probs = np.concatenate([softmax(model.forward(normalize_images(views[i:i + BATCH], pre["mean"], pre["std"])))
-                            for i in range(0, len(views), BATCH)]).astype(np.float32)
+    probs = probabilities(views, model).astype(np.float32)
     y_true, y_pred = np.asarray(labels, dtype=np.int64), probs.argmax(1)
     loss = -np.log(np.clip(probs[np.arange(len(labels)), y_true], 1e-12, None))
     worst = np.argsort(-loss, kind="stable")[:WORST_SHOWN]
