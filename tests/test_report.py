@@ -148,7 +148,7 @@ def test_leaderboard_file_and_report_show_the_same_values(comparison):
     page = read_page(comparison)
     shown = columns_for([])  # not scored on real photos: the columns of a plain comparison
     html_rows = [{key: row[i]["text"] for i, (key, _, _) in enumerate(shown)}
-                 for row in page.tables["leaderboard"]["rows"]]
+                 for row in page.tables["leaderboard-table"]["rows"]]
     assert len(md_rows) == len(html_rows) == 2
     for md_row, html_row in zip(md_rows, html_rows):
         assert html_row["test_acc_mean"] == f"{md_row['test_acc_mean']} ± {md_row['test_acc_std']}"
@@ -160,7 +160,7 @@ def test_leaderboard_file_and_report_show_the_same_values(comparison):
 def test_leaderboard_values_and_highlights_match_the_run_files(comparison):
     page = read_page(comparison)
     rows = read_csv(comparison / "leaderboard.csv")
-    table = page.tables["leaderboard"]
+    table = page.tables["leaderboard-table"]
     assert len(table["rows"]) == len(rows) == 2
     for row, csv_row in zip(table["rows"], rows):
         cells = dict(zip(table["head"], row))
@@ -174,10 +174,10 @@ def test_leaderboard_values_and_highlights_match_the_run_files(comparison):
         accs = [json.loads((comparison / f"{csv_row['model']}_adam_lr0.001_noaug_seed{s}" / "metrics.json")
                            .read_text())["test_acc"] for s in (0, 1)]
         assert mean == pytest.approx(sum(accs) / 2)
-    val = page.column("leaderboard", "val acc (%)")
+    val = page.column("leaderboard-table", "val acc (%)")
     best = max(range(2), key=lambda i: float(val[i]["sort"]))
     assert "best" in val[best]["class"] and "best" not in val[1 - best]["class"]
-    params = page.column("leaderboard", "params")
+    params = page.column("leaderboard-table", "params")
     smallest = min(range(2), key=lambda i: float(params[i]["sort"]))
     assert "best" in params[smallest]["class"]
 
@@ -256,7 +256,7 @@ def test_single_seed_report_has_no_spread_and_says_why(comparison, tmp_path):
     (single / "grid.json").write_text(json.dumps(grid))
     assert main(["report", str(single)]) == 0
     page = read_page(single)
-    assert all("±" not in c["text"] for c in page.column("leaderboard", "test acc (%)"))
+    assert all("±" not in c["text"] for c in page.column("leaderboard-table", "test acc (%)"))
     assert [c["text"] for c in page.column("significance", "seed")] == ["0"]
     # With one seed, the leaderboard and the tests say how to measure the spread; with two they need not.
     both = read_page(comparison)
@@ -381,21 +381,21 @@ def test_report_in_headless_chromium_offline_sortable(comparison, tmp_path):
             assert page.evaluate("document.images.length") >= 13
 
             def column(header):
-                i = page.evaluate("h => Array.from(document.querySelectorAll('#leaderboard thead th'))"
+                i = page.evaluate("h => Array.from(document.querySelectorAll('#leaderboard-table thead th'))"
                                   ".findIndex(th => th.textContent === h)", header)
-                return page.evaluate(f"Array.from(document.querySelectorAll('#leaderboard tbody tr'))"
+                return page.evaluate(f"Array.from(document.querySelectorAll('#leaderboard-table tbody tr'))"
                                      f".map(r => r.cells[{i}].getAttribute('data-sort'))")
 
             csv_rows = read_csv(comparison / "leaderboard.csv")
             assert [float(v) for v in column("val acc (%)")] == [float(r["val_acc"]) for r in csv_rows]
-            header = page.locator("#leaderboard thead th", has_text="params")
+            header = page.locator("#leaderboard-table thead th", has_text="params")
             header.click()
             assert header.get_attribute("aria-sort") == "ascending"
             ascending = [float(v) for v in column("params")]
             assert ascending == sorted(float(r["params"]) for r in csv_rows)
             header.click()
             assert [float(v) for v in column("params")] == ascending[::-1]
-            page.locator("#leaderboard thead th", has_text="model").click()
+            page.locator("#leaderboard-table thead th", has_text="model").click()
             assert column("model") == sorted(r["model"] for r in csv_rows)
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)

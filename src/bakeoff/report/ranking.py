@@ -59,7 +59,7 @@ def leaderboard(cmp: Comparison) -> Section:
             sort = v if isinstance(v, (int, float)) and not isinstance(v, bool) else str(text)
             cells.append(Cell(text, sort, key in best and v == best[key]))
         table_rows.append(cells)
-    blocks = [Table([h for _, h, _ in columns], table_rows, id="leaderboard", sortable=True,
+    blocks = [Table([h for _, h, _ in columns], table_rows, id="leaderboard-table", sortable=True,
                     caption="Click a column header to sort; the best value of each column is highlighted.")]
     notes = ["Rows are configurations (model, optimizer, learning rate, augmentation); the numbers are means over "
              "their seeds. Sorted by validation accuracy: the test set is for reporting, not for choosing."]
