@@ -42,9 +42,11 @@ def _evaluate_real_photos(path: Path, photos: str, class_map: str | None, as_jso
         build_report(path)
         runs = [(r.run_id, r.metrics) for r in cmp.runs if r.finished]
     else:
-        from ..models.checkpoint import checkpoint_path, load_checkpoint
+        from ..models.checkpoint import load_checkpoint
 
-        run_dir = checkpoint_path(path).parent
+        if not path.exists():
+            raise BakeoffError(f"{path}: no such run folder, checkpoint or comparison folder")
+        run_dir = path if path.is_dir() else path.parent
         score_comparison([run_dir], photos, class_map, load_checkpoint(run_dir)["classes"], say)
         from ..runfolder import read_status
 

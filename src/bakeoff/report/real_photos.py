@@ -26,7 +26,7 @@ def real_photos(cmp: Comparison) -> Section | None:
     m = scored[0][1].metrics
     mapped = ", ".join(f"{folder} → {cls}" for folder, cls in sorted(m.get("real_class_map", {}).items()))
     blocks = [Text(f"Each model's best configuration scored on {m['n_real']} real photos from {m['real_photos']} "
-                   f"({mapped}), each brought into the dataset's look exactly as `bakeoff predict` and `serve` do. "
+                   f"({mapped}), each brought into the dataset's look exactly as bakeoff predict and serve do. "
                    f"Like the test split, these photos choose nothing: the leaderboard stays sorted by validation "
                    f"accuracy.")]
     arrays = {}
