@@ -26,22 +26,24 @@ def _sub(subparsers, name: str, example: str, help: str) -> Parser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _add_data_options(p: Parser, default: str = "digits") -> None:
+def _add_data_options(p: Parser, default: str = "digits", sweep: bool = False) -> None:
     p.add_argument("--dataset", help=f"a built-in dataset (`bakeoff datasets` lists them; default: {default}), "
                    "arrays:PATH.npz or folder:PATH")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
-    p.add_argument("--img-size", type=int, help="resize images to this side in pixels, e.g. 32 for vgg16/resnet50 on "
+    p.add_argument("--img-size", type=str if sweep else int, help="resize images to this side in pixels, e.g. 32 for vgg16/resnet50 on "
                    "28x28 data (default: as stored; folder datasets: median size, capped at 64)")
     p.add_argument("--train-subset", type=int, help="train on a stratified subset of N images (default: all)")
     p.add_argument("--val-fraction", type=float, help="validation share carved from training data (default: 0.1)")
 
 
-def _add_train_options(p: Parser) -> None:
-    p.add_argument("--epochs", type=int, help="epochs per run (default: 10)")
-    p.add_argument("--batch-size", type=int, help="images per step (default: 128)")
-    p.add_argument("--weight-decay", type=float, help="L2 / decoupled weight decay (default: 0)")
-    p.add_argument("--label-smoothing", type=float, help="training-loss label smoothing (default: 0)")
-    p.add_argument("--momentum", type=float, help="sgd momentum (default: 0.9)")
+def _add_train_options(p: Parser, sweep: bool = False) -> None:
+    """Training flags; with `sweep` (compare) the ones that are grid axes take comma lists, e.g. --epochs 5,10."""
+    whole, number = (str, str) if sweep else (int, float)
+    p.add_argument("--epochs", type=whole, help="epochs per run (default: 10)")
+    p.add_argument("--batch-size", type=whole, help="images per step (default: 128)")
+    p.add_argument("--weight-decay", type=number, help="L2 / decoupled weight decay (default: 0)")
+    p.add_argument("--label-smoothing", type=number, help="training-loss label smoothing (default: 0)")
+    p.add_argument("--momentum", type=number, help="sgd momentum (default: 0.9)")
     p.add_argument("--schedule", help="none (default), cosine or onecycle")
     p.add_argument("--recipe", help="none (default) or fast: a preset of model and training options for the least "
                    "time to a good accuracy (see README); flags given here override it")
@@ -50,7 +52,7 @@ def _add_train_options(p: Parser) -> None:
                         "will see real photos (default: off)")
     p.add_argument("--tta", action="store_true", default=None,
                    help="test-time augmentation: average each image's logits with its mirror image's (default: off)")
-    p.add_argument("--patience", type=int, help="stop after N epochs without val-loss improvement (default: off)")
+    p.add_argument("--patience", type=whole, help="stop after N epochs without val-loss improvement (default: off)")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--precision", help="auto (default: bf16 where the hardware has it), fp32 or bf16")
     # transfer learning and the autoencoder (models/pretrained.py, engine/stages.py)
@@ -58,14 +60,20 @@ def _add_train_options(p: Parser) -> None:
                    "downloaded once to ~/.cache/torch); or a bakeoff best.pt / run folder to start from")
     p.add_argument("--weights", help="local ImageNet weight file (torchvision's .pth) instead of the download")
     p.add_argument("--freeze", help="none (default) or backbone: train the head only, on cached backbone features")
-    p.add_argument("--finetune-blocks", type=int,
+    p.add_argument("--finetune-blocks", type=whole,
                    help="train only the last N backbone blocks and the head (default: all blocks)")
-    p.add_argument("--backbone-lr-scale", type=float,
+    p.add_argument("--backbone-lr-scale", type=number,
                    help="with --finetune-blocks: those blocks' lr = lr x this (default: 0.1)")
-    p.add_argument("--denoise", type=float,
+    p.add_argument("--denoise", type=number,
                    help="autoencoder: Gaussian input noise std, 0..1 pixel scale (default: 0, no noise)")
-    p.add_argument("--latent-dim", type=int, help="autoencoder: code size (default: 64)")
+    p.add_argument("--latent-dim", type=whole, help="autoencoder: code size (default: 64)")
+    p.add_argument("--time-budget", metavar="DURATION",
+                   help="the same training wall-clock for every run, e.g. 60s, 5m: the epochs are sized to it from "
+                        "the measured speed (default: off, --epochs decides)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-run lines")
+    p.add_argument("--no-robustness", action="store_true",
+                   help="skip accuracy under corruptions after training, for quick runs (default: measured, on up "
+                        "to 2,000 test images; a later run without this flag adds it without retraining)")
 
 
 def build_parser() -> Parser:
@@ -77,14 +85,18 @@ def build_parser() -> Parser:
              "--models simple-cnn,cnn4 --optimizers adam,rmsprop --lrs 1e-3,1e-4 --epochs 5 --seeds 0,1",
              "train a grid of models x optimizers x learning rates x seeds and write a leaderboard")
     p.add_argument("-c", "--config", help="grid YAML file with the same keys as these flags (flags win)")
-    _add_data_options(p)
+    _add_data_options(p, sweep=True)
     p.add_argument("--models", help="comma-separated model names (default: mlp,simple-cnn,cnn4,basic-cnn,resnet20)")
     p.add_argument("--optimizers", help="comma-separated: adam, adamw, rmsprop, adadelta, sgd (default: adam)")
     p.add_argument("--lrs", help="comma-separated learning rates (default: 1e-3)")
     p.add_argument("--seeds", help="comma-separated seeds (default: 0)")
     p.add_argument("--augment", action="store_true", default=None,
                    help="random crop with padding, plus horizontal flip except for digits (default: off)")
-    _add_train_options(p)
+    _add_train_options(p, sweep=True)
+    p.add_argument("--folds", type=int, help="K: stratified K-fold cross-validation of the training data instead of "
+                   "one validation split; the mean over folds ranks (default: off)")
+    p.add_argument("--tune", type=int, metavar="N", help="N hyperparameter trials per model (Optuna TPE, pruned on "
+                   "validation) before the seeds are trained with the best (default: off)")
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")
     p.add_argument("--executor", default="local",
                    help="local (default: one run after another here) or ray (each run a Ray task; pip install -e '.[ray]')")
@@ -150,7 +162,11 @@ def _add_serving_commands(sub) -> None:
     p.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
     p.add_argument("--top-k", type=int, default=3, help="classes per image, best first (default: 3)")
     p.add_argument("--json", action="store_true", help='one JSON object per image: {"path": ..., "top_k": [...]}')
-    p.add_argument("--explain", metavar="DIR", help="write DIR/<image>.png: the photo beside what the model saw")
+    p.add_argument("--explain", metavar="DIR", help="write DIR/<image>.png: the photo, what the model saw, and "
+                   "where it looked (Grad-CAM; input gradients for models without convolutions)")
+    p.add_argument("--calibrated", action="store_true",
+                   help="divide the logits by the temperature fitted on validation data after training, so "
+                        "the probabilities match how often the model is right (default: off, the raw softmax)")
     p.add_argument("--runtime", default="torch", help="torch (default) or onnx (exported in memory, verified)")
     p.add_argument("--no-crop", action="store_true",
                    help="models of object datasets (Fashion-MNIST, MNIST): keep the whole photo instead of trimming "
@@ -164,6 +180,9 @@ def _add_serving_commands(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     p.add_argument("--runtime", default="torch", help="torch (default) or onnx (ONNX Runtime, checked against torch)")
     p.add_argument("--max-upload-mb", type=float, default=10, help="larger uploads get 413 (default: 10)")
+    p.add_argument("--calibrated", action="store_true",
+                   help="divide the logits by the temperature fitted on validation data after training, so "
+                        "the probabilities match how often the model is right (default: off, the raw softmax)")
     p.add_argument("--no-crop", action="store_true",
                    help="models of object datasets: keep the whole photo instead of trimming it to the object")
     p.add_argument("--threads", type=int, default=1,
@@ -174,6 +193,8 @@ def _add_serving_commands(sub) -> None:
     p.add_argument("checkpoint", help="best.pt or a run folder holding one")
     p.add_argument("--format", default="onnx", help="onnx (default) or torchscript")
     p.add_argument("--out", help="output file (default: beside the checkpoint, best.onnx / best.torchscript.pt)")
+    p.add_argument("--force", action="store_true", help="replace the output file if it exists (default: refuse; "
+                   "the checkpoint itself is never replaced)")
     p.add_argument("--data-dir", help="where the training dataset is, to check on real test images; " + DATA_DIR_HELP)
 
 

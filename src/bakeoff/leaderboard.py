@@ -1,12 +1,14 @@
-"""The leaderboard: one row per (model, optimizer, lr, augment), seeds aggregated, sorted by validation accuracy.
+"""The leaderboard: one row per configuration (a run id less its seed and fold), replicates aggregated, sorted by
+validation accuracy.
 
 Ties on validation accuracy (common on small validation sets: 142 digits images, one image is 0.7 points) go
-to the lower validation loss, then the model name: the test split never orders anything.
+to the lower validation loss, then the model name and the row id: the test split never orders anything.
 """
 from __future__ import annotations
 
 import csv
 import io
+import re
 import statistics
 from pathlib import Path
 
@@ -16,31 +18,55 @@ from rich.table import Table
 from .runfolder import atomic_write_text
 
 COLUMNS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "val_loss", "test_acc_mean",
-           "test_acc_std", "real_acc_mean", "real_acc_std", "test_loss", "params", "mflops", "train_seconds",
+           "test_acc_std", "real_acc_mean", "real_acc_std", "test_loss", "ece", "ece_calibrated", "corrupted_acc",
+           "corruption_drop", "params", "mflops", "train_seconds",
            "seconds_per_epoch", "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms", "seeds", "failed"]
 REAL_COLUMNS = ("real_acc_mean", "real_acc_std")  # accuracy on a folder of real photos (--real-photos), when scored
 # Means over seeds of these metrics.json fields.
 AVERAGED = ["train_acc", "val_acc", "val_loss", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_s",
-            "train_gflops_per_s", "peak_memory_mb", "infer_ms"]
-ROW_KEY = ("model", "optimizer", "lr", "augment")  # a row's identity; its runs differ only in the seed
+            "train_gflops_per_s", "peak_memory_mb", "infer_ms",
+            "ece", "ece_calibrated", "corrupted_acc", "corruption_drop"]  # analysis.py: after training, from best.pt
+ROW_KEY = ("model", "optimizer", "lr", "augment")  # shown first; a row's identity is its row_id
+# Options besides those that may differ between rows (grid axes, a mixed line-up's transfer options): each one that
+# does gets a column after `augment`, in this order.
+OPTION_COLUMNS = ("epochs", "batch_size", "schedule", "weight_decay", "label_smoothing", "momentum", "nesterov",
+                  "img_size", "patience", "tta", "photo_augment", "pretrained", "freeze", "finetune_blocks",
+                  "backbone_lr_scale", "latent_dim", "denoise", "time_budget", "tune")
 
 
-def row_key(config_or_row: dict) -> tuple:
-    """The leaderboard row a run is a seed of, from a run's config or from a row: (model, optimizer, lr, augment)."""
-    return tuple(config_or_row[k] for k in ROW_KEY)
+def row_key(config_or_row: dict) -> str:
+    """The leaderboard row a run is a replicate (seed, fold) of: its run id less those, from a config or a row."""
+    if "row_id" in config_or_row:
+        return config_or_row["row_id"]
+    from .config import RunConfig  # pure: validation reads no file
+    from .errors import BakeoffError
+
+    try:
+        return RunConfig.from_dict(config_or_row).row_id
+    except (BakeoffError, TypeError, ValueError):  # a config this version cannot read: its basic coordinates
+        return "_".join(str(config_or_row.get(k)) for k in ROW_KEY)
+
+
+def budget(cfg: dict) -> str:
+    """What bounded a run's training, for the leaderboard: '10 epochs', 'time 60 s', 'tune 12 + 10 epochs'."""
+    text = f"time {cfg['time_budget']:g} s" if cfg.get("time_budget") else f"{cfg.get('epochs')} epochs"
+    return f"tune {cfg['tune']} + {text}" if cfg.get("tune") else text
 
 
 def build_leaderboard(runs: list[tuple[dict, dict]]) -> list[dict]:
-    """Aggregate (config, metrics) pairs over seeds; rows sorted by mean validation accuracy, best first."""
-    groups: dict[tuple, list[tuple[dict, dict]]] = {}
+    """Aggregate (config, metrics) pairs over seeds and folds; rows sorted by mean validation accuracy, best first."""
+    groups: dict[str, list[tuple[dict, dict]]] = {}
     for cfg, metrics in runs:
         groups.setdefault(row_key(cfg), []).append((cfg, metrics))
+    varying = [k for k in OPTION_COLUMNS if len({repr(cfg.get(k)) for cfg, _ in runs}) > 1]
     rows = []
     for key, members in groups.items():
         done = [m for _, m in members if m.get("status") == "finished"]
         failed = [m for _, m in members if m.get("status") != "finished"]
-        row = {**dict(zip(ROW_KEY, key)), "n_seeds": len(done),
-               "seeds": ";".join(str(m["seed"]) for m in done),
+        cfg = members[0][0]
+        row = {**{k: cfg.get(k) for k in ROW_KEY}, **{k: cfg.get(k) for k in varying}, "row_id": key,
+               "budget": budget(cfg), "n_seeds": len(done),
+               "seeds": ";".join(_replicate(c) for c, m in members if m.get("status") == "finished"),
                "failed": "; ".join(f"seed {m['seed']}: {m.get('reason', 'failed')}" for m in failed)}
         if done:
             accs = [m["test_acc"] for m in done]
@@ -57,8 +83,20 @@ def build_leaderboard(runs: list[tuple[dict, dict]]) -> list[dict]:
             row["mflops"] = done[0]["mflops"]
         rows.append(row)
     rows.sort(key=lambda r: (r.get("val_acc") is None, -(r.get("val_acc") or 0), _or_inf(r.get("val_loss")),
-                             str(r["model"]), str(r["optimizer"]), float(r["lr"]), bool(r["augment"])))
+                             str(r["model"]), str(r["optimizer"]), float(r["lr"]), bool(r["augment"]), r["row_id"]))
     return rows
+
+
+def columns_of(rows: list[dict]) -> list[str]:
+    """leaderboard.csv's columns: COLUMNS, with the options that differ between rows after `augment`."""
+    options = [k for k in OPTION_COLUMNS if any(k in r for r in rows)]
+    at = COLUMNS.index("augment") + 1
+    return COLUMNS[:at] + options + COLUMNS[at:] + ["budget", "row_id"]
+
+
+def _replicate(cfg: dict) -> str:
+    """A run's place among its row's replicates: its seed, and its fold under --folds ('0', '0/fold2')."""
+    return f"{cfg.get('seed')}/fold{cfg.get('fold')}" if cfg.get("folds") else str(cfg.get("seed"))
 
 
 def _or_inf(value: float | None) -> float:
@@ -79,6 +117,8 @@ def _sig3(value: float) -> str:
 # leaderboard.csv keeps the raw numbers. Decimals follow each unit's useful precision.
 FORMATS = {
     "lr": lambda v: f"{v:g}",
+    "weight_decay": lambda v: f"{v:g}", "label_smoothing": lambda v: f"{v:g}", "momentum": lambda v: f"{v:g}",
+    "time_budget": lambda v: f"{v:g} s",
     "augment": lambda v: "on" if v else "off",
     "train_acc": pct, "val_acc": pct, "test_acc_mean": pct, "test_acc_std": pct, "real_acc_mean": pct,
     "real_acc_std": pct,
@@ -92,6 +132,7 @@ FORMATS = {
     "train_gflops_per_s": lambda v: f"{v:,.1f}",
     "peak_memory_mb": lambda v: f"{v:,.0f}",
     "infer_ms": lambda v: f"{v:.4f}",
+    "ece": pct, "ece_calibrated": pct, "corrupted_acc": pct, "corruption_drop": pct,  # in percent, like accuracies
 }
 
 
@@ -109,11 +150,11 @@ def _failure_lines(rows: list[dict]) -> list[str]:
 def write_leaderboard(rows: list[dict], out: Path) -> None:
     """OUT/leaderboard.csv (raw numbers, accuracies as fractions) and OUT/leaderboard.md (percentages)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=columns_of(rows), extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(out / "leaderboard.csv", buf.getvalue())
-    head = [c for c in shown_columns(rows) if c != "failed"]
+    head = [c for c in shown_columns(rows, columns_of(rows)) if c not in ("failed", "row_id")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join(fmt(c, r.get(c)) for c in head) + " |")
@@ -125,9 +166,11 @@ def write_leaderboard(rows: list[dict], out: Path) -> None:
 
 
 def shown_columns(rows: list[dict], columns: list[str] = COLUMNS) -> list[str]:
-    """The columns worth showing: the real-photo ones only where some row has them."""
+    """The columns worth showing: the real-photo ones only where some row has them, the budget where one is not
+    plain epochs."""
     real = any(r.get("real_acc_mean") is not None for r in rows)
-    return [c for c in columns if real or c not in REAL_COLUMNS]
+    budgets = any(not re.fullmatch(r"\d+ epochs", str(r.get("budget", ""))) for r in rows)
+    return [c for c in columns if (real or c not in REAL_COLUMNS) and (budgets or c != "budget")]
 
 
 def print_leaderboard(rows: list[dict], title: str, console: Console | None = None) -> None:
@@ -135,7 +178,9 @@ def print_leaderboard(rows: list[dict], title: str, console: Console | None = No
     if not console.is_terminal:
         console.width = max(console.width, 160)  # a pipe or log file: never truncate the numbers
     table = Table(title=title)
-    shown = shown_columns(rows, ["model", "optimizer", "lr", "augment", "n_seeds", "val_acc", "test_acc_mean",
+    options = [c for c in columns_of(rows) if c in OPTION_COLUMNS]
+    shown = shown_columns(rows, ["model", "optimizer", "lr", "augment", *options, "budget", "n_seeds", "val_acc",
+                                 "test_acc_mean",
                                  "test_acc_std", "real_acc_mean", "real_acc_std", "params", "mflops", "train_seconds",
                                  "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms"])
     headers = {"test_acc_mean": "test_acc", "test_acc_std": "±std", "real_acc_mean": "real_acc", "real_acc_std": "±std",

@@ -4,14 +4,12 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from ..config import GRID_AXES, GridConfig, RunConfig, load_grid_file, parse_list
-from ..errors import ConfigError
+from ..config import GRID_AXES, GridConfig, RunConfig, load_grid_file
 from ..recipes import recipe_options
 from ..runfolder import file_safe
 
 # Flag names shared by `compare` and `train` that map one-to-one onto RunConfig fields.
 RUN_FIELDS = [f.name for f in fields(RunConfig)]
-GRID_CASTS = {"models": str, "optimizers": str, "lrs": float, "seeds": int, "augment": bool}
 
 
 def grid_from_args(args) -> tuple[GridConfig, Path]:
@@ -38,16 +36,14 @@ def _grid(options: dict, default_models: list[str] | None = None) -> tuple[GridC
     if options.get("weights") is not None and options.get("pretrained", "none") == "none":
         options["pretrained"] = "imagenet"  # a local ImageNet weight file stands in for the download
     out = options.pop("out", None)
-    axes = {k: _as_list(k, options.pop(k)) for k in list(GRID_AXES) if k in options}
-    base = {k: v for k, v in options.items() if k in RUN_FIELDS and k not in GRID_AXES.values()}
-    grid = GridConfig(**axes, base=base)
-    dataset = base.get("dataset", RunConfig.dataset)
+    grid = GridConfig.from_options(options)
+    dataset = grid.base.get("dataset", RunConfig.dataset)
     return grid, Path(out) if out else default_out(dataset)
 
 
 def _recipe_defaults(options: dict) -> dict:
     """What the chosen recipe sets for the chosen dataset; a single --lr/--seed etc. becomes a grid axis."""
-    preset = recipe_options(options.get("recipe", RunConfig.recipe), options.get("dataset", RunConfig.dataset))
+    preset = recipe_options(str(options.get("recipe", RunConfig.recipe)), str(options.get("dataset", RunConfig.dataset)))
     for single, axis in (("optimizer", "optimizers"), ("lr", "lrs"), ("augment", "augment")):
         if single in preset:
             value = preset.pop(single)
@@ -58,30 +54,6 @@ def _recipe_defaults(options: dict) -> dict:
 def _given(args, names) -> dict:
     """The flags the user actually gave (argparse defaults are None)."""
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-
-
-def _as_list(key: str, value) -> list:
-    cast = GRID_CASTS[key]
-    if isinstance(value, list):
-        items = value
-    elif isinstance(value, str) and cast is not bool:
-        return parse_list(value, cast)
-    else:
-        items = [value]
-    try:
-        return [_to_bool(v) if cast is bool else cast(v) for v in items]
-    except (TypeError, ValueError):
-        raise ConfigError(f"cannot read {key}: {value!r} as a list of {cast.__name__}") from None
-
-
-def _to_bool(v) -> bool:
-    if isinstance(v, bool):
-        return v
-    if str(v).lower() in ("true", "yes", "1", "on"):
-        return True
-    if str(v).lower() in ("false", "no", "0", "off"):
-        return False
-    raise ValueError(v)
 
 
 def default_out(dataset: str) -> Path:

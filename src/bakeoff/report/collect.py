@@ -117,11 +117,9 @@ def collect(out: str | Path) -> Comparison:
     if not (saved and isinstance(saved.get("grid"), dict) and isinstance(saved.get("dataset"), dict)):
         raise BakeoffError(f"{grid_file}: not a bakeoff {GRID_FILE} (unreadable, or no 'grid' and 'dataset' in it)")
     grid, dataset = saved["grid"], saved["dataset"]
-    axes = {k: grid[k] for k in GRID_AXES if k in grid}
-    known = {f.name for f in fields(RunConfig)}  # an option a later version dropped must not stop the report
-    base = {k: v for k, v in grid.items() if k not in GRID_AXES and k in known}
+    known = set(GRID_AXES) | {f.name for f in fields(RunConfig)}  # an option a later version dropped must not stop it
     runs = []
-    for cfg in GridConfig(**axes, base=base).runs():
+    for cfg in GridConfig.from_options({k: v for k, v in grid.items() if k in known}).runs():
         runs.append(_read_run(out / cfg.run_id, cfg.to_dict()))
     rows = build_leaderboard([(r.config, r.metrics) for r in runs])
     return Comparison(out=out, grid=grid, dataset=dataset, versions=saved.get("versions", {}), runs=runs, rows=rows)

@@ -1,7 +1,8 @@
 """Leaderboard rows as the report names and picks them: labelled by the grid axes that vary, each model's best."""
 from __future__ import annotations
 
-from ..leaderboard import fmt
+from ..config import RunConfig
+from ..leaderboard import OPTION_COLUMNS, fmt
 from .collect import Comparison
 
 
@@ -14,6 +15,10 @@ def row_label(cmp: Comparison, row: dict) -> str:
         parts.append(f"lr {fmt('lr', row['lr'])}")
     if cmp.swept("augment"):
         parts.append("aug" if row["augment"] else "no aug")  # 'on'/'off' alone would not say what
+    for option in OPTION_COLUMNS:  # other options that differ between rows: swept, or a mixed line-up's transfer
+        default = RunConfig.__dataclass_fields__[option].default
+        if option in row and (cmp.swept(option) or row[option] not in (None, "", "none", default)):
+            parts.append(f"{option.replace('_', ' ')} {fmt(option, row[option])}")
     return " · ".join(parts)
 
 
