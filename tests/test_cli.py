@@ -47,7 +47,7 @@ BAD_INPUTS = {
                                                                "folder:PATH"]),
     "unknown optimizer": (["train", "--optimizer", "adamax"], ["'adamax'", "adadelta, adam, adamw, rmsprop, sgd"]),
     "unknown schedule": (["train", "--schedule", "step"], ["'step'", "cosine, none, onecycle"]),
-    "bad lr list": (["compare", "--lrs", "1e-3,fast"], ["'1e-3,fast'", "float"]),
+    "bad lr list": (["compare", "--lrs", "1e-3,fast"], ["lr", "expected a number", "'fast'"]),
     "negative epochs": (["train", "--epochs", "0"], ["--epochs", "at least 1", "0"]),
     "unknown flag": (["compare", "--modles", "mlp"], ["--modles"]),
     "missing checkpoint": (["evaluate", "nowhere/best.pt"], ["nowhere/best.pt"]),

@@ -61,9 +61,10 @@ def test_table_globs_explain_and_onnx(shapes_run, photos, tmp_path, capsys):
     written = sorted(p.name for p in explain.iterdir())
     assert written == ["rotated-tall_jpg.png", "square_jpg.png", "tall_jpg.png"]
     with Image.open(explain / "tall_jpg.png") as im:
-        # the 400x300 photo at 224 px high (299 wide), 8 px apart from the 224 px model input; 3 caption lines
-        assert im.size == (299 + 8 + 224, 224 + 20 + 16 * 3)
-        seen = np.asarray(im.convert("L"))[:224, -224:]
+        # the 400x300 photo at 224 px high (299 wide), 8 px apart from the 224 px model input and the same under
+        # its Grad-CAM map; 2 caption lines, then 3 guesses
+        assert im.size == (299 + 8 + 224 + 8 + 224, 224 + 36 + 16 * 3)
+        seen = np.asarray(im.convert("L"))[:224, -(224 + 8 + 224):-(224 + 8)]
     assert seen[:, :40].mean() < 40 and seen[100:124, 100:124].mean() > 120  # light tall shape on black
     rc, onnx_out, _ = run_cli(capsys, "predict", shapes_run, f"{photos}/*.jpg", "--json", "--runtime", "onnx")
     rc2, torch_out, _ = run_cli(capsys, "predict", shapes_run, f"{photos}/*.jpg", "--json")
@@ -161,7 +162,7 @@ def test_no_crop_keeps_the_whole_photo(shapes_run, photos, tmp_path, capsys):
     views = {}
     for name in ("cropped", "whole"):
         with Image.open(tmp_path / name / "tall_jpg.png") as im:
-            views[name] = np.asarray(im.convert("L"))[:224, -224:]  # what the model saw, enlarged
+            views[name] = np.asarray(im.convert("L"))[:224, -(224 + 8 + 224):-(224 + 8)]  # what the model saw
     rows = {k: np.flatnonzero(v.max(1) > 100) for k, v in views.items()}
     height = {k: r[-1] - r[0] for k, r in rows.items()}
     assert height["cropped"] >= 200 and height["whole"] < 140  # trimmed, the tall shape fills the frame's height

@@ -26,11 +26,11 @@ def _sub(subparsers, name: str, example: str, help: str) -> Parser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _add_data_options(p: Parser, default: str = "digits", sweep: bool = False) -> None:
+def _add_data_options(p: Parser, default: str = "digits") -> None:
     p.add_argument("--dataset", help=f"a built-in dataset (`bakeoff datasets` lists them; default: {default}), "
                    "arrays:PATH.npz or folder:PATH")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
-    p.add_argument("--img-size", type=str if sweep else int, help="resize images to this side in pixels, e.g. 32 for vgg16/resnet50 on "
+    p.add_argument("--img-size", type=int, help="resize images to this side in pixels, e.g. 32 for vgg16/resnet50 on "
                    "28x28 data (default: as stored; folder datasets: median size, capped at 64)")
     p.add_argument("--train-subset", type=int, help="train on a stratified subset of N images (default: all)")
     p.add_argument("--val-fraction", type=float, help="validation share carved from training data (default: 0.1)")
@@ -71,6 +71,8 @@ def _add_train_options(p: Parser, sweep: bool = False) -> None:
                    help="the same training wall-clock for every run, e.g. 60s, 5m: the epochs are sized to it from "
                         "the measured speed (default: off, --epochs decides)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-run lines")
+    p.add_argument("--wide", action="store_true",
+                   help="print every leaderboard column (default: a short set that fits 80 columns)")
     p.add_argument("--no-robustness", action="store_true",
                    help="skip accuracy under corruptions after training, for quick runs (default: measured, on up "
                         "to 2,000 test images; a later run without this flag adds it without retraining)")
@@ -85,7 +87,7 @@ def build_parser() -> Parser:
              "--models simple-cnn,cnn4 --optimizers adam,rmsprop --lrs 1e-3,1e-4 --epochs 5 --seeds 0,1",
              "train a grid of models x optimizers x learning rates x seeds and write a leaderboard")
     p.add_argument("-c", "--config", help="grid YAML file with the same keys as these flags (flags win)")
-    _add_data_options(p, sweep=True)
+    _add_data_options(p)
     p.add_argument("--models", help="comma-separated model names (default: mlp,simple-cnn,cnn4,basic-cnn,resnet20)")
     p.add_argument("--optimizers", help="comma-separated: adam, adamw, rmsprop, adadelta, sgd (default: adam)")
     p.add_argument("--lrs", help="comma-separated learning rates (default: 1e-3)")
@@ -104,6 +106,12 @@ def build_parser() -> Parser:
     p.add_argument("--cpus-per-run", type=int, help="ray: CPUs each run reserves (default: all of one node's)")
     p.add_argument("--gpus-per-run", type=float, default=0, help="ray: GPUs each run reserves (default: 0)")
     p.add_argument("--open", action="store_true", help="open OUT/report.html in the web browser at the end")
+    p.add_argument("--track", metavar="mlflow,tensorboard",
+                   help="also log every run (options, per-epoch and final metrics, checkpoint, report) to MLflow "
+                        "and/or TensorBoard event files in OUT/tensorboard (default: off; pip install -e '.[track]')")
+    p.add_argument("--mlflow-uri", metavar="URI",
+                   help="MLflow tracking URI, implies --track mlflow (default: sqlite:///OUT/mlflow.db, "
+                        "which `mlflow ui --backend-store-uri` opens)")
     _add_real_photo_options(p)
 
     p = _sub(sub, "train", "bakeoff train --dataset mnist --data-dir ../shared/datasets --model cnn4 --epochs 3",
@@ -140,6 +148,12 @@ def build_parser() -> Parser:
     p = _sub(sub, "report", "bakeoff report runs/fashion-mnist --open",
              "rebuild OUT/report.html and OUT/report.md from a comparison's run folders (no training)")
     p.add_argument("out", metavar="OUT", help="the comparison folder (holds grid.json and one folder per run)")
+    p.add_argument("--open", action="store_true", help="open report.html in the web browser")
+
+    p = _sub(sub, "merge", "bakeoff merge runs/scratch runs/pretrained --out runs/all",
+             "merge comparisons of the same data and split into one: one leaderboard, one report")
+    p.add_argument("sources", nargs="+", metavar="OUT", help="comparison folders made by `bakeoff compare`")
+    p.add_argument("--out", required=True, help="a new folder for the merged comparison")
     p.add_argument("--open", action="store_true", help="open report.html in the web browser")
     _add_serving_commands(sub)
     return parser
@@ -187,6 +201,11 @@ def _add_serving_commands(sub) -> None:
                    help="models of object datasets: keep the whole photo instead of trimming it to the object")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads per request; concurrent requests use the other cores (default: 1)")
+    p.add_argument("--decode-memory-mb", type=float, default=512,
+                   help="memory the photos being decoded at once may take together; more wait (default: 512)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests for this host name, e.g. a name this machine has on the network "
+                        "(default: localhost, --host and IP addresses only: a guard against DNS rebinding)")
 
     p = _sub(sub, "export", "bakeoff export runs/fashion-mnist/cnn4_adam_lr0.001_noaug_seed0/best.pt --format onnx",
              "export a checkpoint to ONNX or TorchScript with its preprocessing, checked against PyTorch")
@@ -202,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     from .process import configure_process
 
     configure_process()  # before torch loads: the process-wide settings, here and nowhere on import
+    from .record import set_command
+
     parser = build_parser()
+    set_command(sys.argv[1:] if argv is None else list(argv))  # for grid.json's record of what ran
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["compare"])  # `bakeoff` alone runs the default comparison
@@ -212,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except BakeoffError as e:
         print(f"bakeoff: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the user named that the system refuses (too long, a file in the way, ...)
+        if e.filename is None:
+            raise
+        print(f"bakeoff: error: cannot use {e.filename}: {e.strerror or type(e).__name__}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bakeoff: interrupted", file=sys.stderr)

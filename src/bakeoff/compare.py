@@ -9,12 +9,14 @@ from rich.console import Console
 
 from .config import GridConfig, RunConfig
 from .data import load_dataset, train_val_split
-from .errors import BakeoffError
 from .leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
 from .executors import LocalExecutor
+from .grid_progress import GridProgress
+from .record import comparison_record
 from .runlock import disk_errors, run_lock
 from .models.pretrained import check_sources
 from .runfolder import read_config, read_status, versions, write_json
+from .runmatch import same_run
 from .runner import PreparedData
 
 LOCK_FILE = ".lock"
@@ -25,21 +27,21 @@ def is_done(cfg: RunConfig, run_dir: Path) -> bool:
     status = read_status(run_dir)
     if status is None or status.get("status") not in ("finished", "failed"):
         return False
-    try:
-        saved = RunConfig.from_dict(read_config(run_dir) or {})
-    except (BakeoffError, TypeError):
-        return False
-    return saved.to_dict() == cfg.to_dict()  # via RunConfig: options added later take their defaults
+    return same_run(read_config(run_dir), cfg)  # normalized: `data/` and `data` are one folder
 
 
 def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console | None = None,
-             executor=None, real_photos: str | None = None, class_map: str | None = None) -> list[dict]:
+             executor=None, real_photos: str | None = None, class_map: str | None = None,
+             robustness: bool = True) -> list[dict]:
     """Run every run of the grid not already done; write and return the leaderboard rows.
 
-    Runs another process is training (same OUT) are left to it and waited for at the end.
+    Runs another process is training (same OUT) are left to it and waited for at the end; one it did not
+    finish, or finished under other settings, is then trained here (`_after_waiting`).
     `executor` (default: this process) trains the runs that are left; see executors.py.
     `real_photos`: a folder of class folders of real photos every finished run is scored on afterwards, as
     `predict` would see them (`class_map`: 'FOLDER=CLASS,...' for names that do not match; serve/real_photos.py).
+    Then every finished run gets its calibration and (unless `robustness` is False) robustness numbers, and
+    the comparison its Grad-CAM maps (analysis.py): measured once, kept in the run folders.
     Raises `Interrupted` on SIGINT/SIGTERM (inside `interrupt.graceful_signals()`), the current run
     saved for resuming.
     """
@@ -52,7 +54,8 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         ds = load_dataset(first.dataset, data_dir=first.data_dir, img_size=first.img_size, quiet=quiet)
-        train_val_split(ds.y_train, first.val_fraction, first.seed, first.train_subset)  # fail now, not mid-grid
+        train_val_split(ds.y_train, first.val_fraction, first.seed, first.train_subset,  # fail now, not mid-grid
+                        first.folds, first.fold)
         console.print(f"dataset {ds.name}: {len(ds.y_train)} train / {len(ds.y_test)} test images, "
                       f"{ds.in_chans}x{ds.img_size}x{ds.img_size}, {ds.num_classes} classes ({ds.source})")
         if real_photos is not None:  # a bad folder or --class-map fails now, before any training
@@ -60,27 +63,35 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
 
             labelled_photos(real_photos, ds.classes, parse_class_map(class_map))
         data = PreparedData.from_dataset(ds)
-        write_json(out / "grid.json", {"grid": _grid_dict(grid), "dataset": ds.summary(), "versions": versions()})
-        elsewhere: list[Path] = []
-        with contextlib.ExitStack() as locks:  # each run this process claims stays locked until the grid ends
-            claims = _claim(runs, out, locks, elsewhere, console)
-            for cfg, metrics in (executor or LocalExecutor()).run(claims, data, out, quiet):
-                resumed = metrics.get("resumed_from_epoch")
-                note = f" (resumed after epoch {resumed})" if resumed else ""
-                console.print(f"{cfg.run_id}: {_one_line(metrics)}{note}")
-        for run_dir in elsewhere:
-            with run_lock(run_dir / LOCK_FILE, wait=True):
-                pass
+        grid_json = {"grid": grid.to_dict(), "dataset": ds.summary(), "versions": versions(),
+                     "record": comparison_record()}
+        if not (out / "grid.json").is_file():  # a first, interrupted compare can still be reported
+            write_json(out / "grid.json", grid_json)
+        elsewhere: list[RunConfig] = []
+        executor = executor or LocalExecutor()
+        progress = GridProgress(len(runs), sum(not is_done(c, out / c.run_id) for c in runs), console.print)
+        with contextlib.ExitStack() as locks:  # each run this process claims stays locked until they are done
+            _train(executor, progress.announce(_claim(runs, out, locks, elsewhere, console), runs), data, out, quiet,
+                   console, progress)
+        # then, holding no lock (two processes waiting on each other's runs must not deadlock):
+        _train(executor, progress.announce(_after_waiting(elsewhere, out, console), runs), data, out,
+               quiet, console, progress)
+        # Only now: an interrupted compare leaves the earlier grid.json, and the runs it names, to `report`
+        write_json(out / "grid.json", grid_json)
         if real_photos is not None:
             from .serve.real_photos import score_comparison
 
             score_comparison([out / cfg.run_id for cfg in runs], real_photos, class_map, ds.classes, console.print)
-        results = [(cfg.to_dict(), read_status(out / cfg.run_id) or {"status": "missing", "seed": cfg.seed,
-                                                                      "reason": "did not finish"})
-                   for cfg in runs]
+        from .analysis import analyse_runs, write_cams
+
+        analyse_runs([out / cfg.run_id for cfg in runs], ds, robustness=robustness, say=console.print)
+        results = [(cfg.to_dict(), {**(read_status(out / cfg.run_id) or {"status": "missing",
+                                                                        "reason": "did not finish"}),
+                                    "seed": cfg.seed}) for cfg in runs]
         rows = build_leaderboard(results)
         with run_lock(out / LOCK_FILE, wait=True):  # one leaderboard writer at a time
             write_leaderboard(rows, out)
+        write_cams(out, ds, say=console.print)  # after the leaderboard: it picks the best and runner-up
         elapsed = time.perf_counter() - start
         from .report import build_report  # late: matplotlib loads only when a report is written
 
@@ -89,7 +100,7 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
     return rows
 
 
-def _claim(runs: list[RunConfig], out: Path, locks: contextlib.ExitStack, elsewhere: list[Path], console):
+def _claim(runs: list[RunConfig], out: Path, locks: contextlib.ExitStack, elsewhere: list[RunConfig], console):
     """Yield the runs this process should train, locking each as it is reached.
 
     Lazily: with the local executor a second process on the same OUT claims the runs this one has
@@ -101,11 +112,41 @@ def _claim(runs: list[RunConfig], out: Path, locks: contextlib.ExitStack, elsewh
             console.print(f"{tag}: already done, skipped")
         elif not locks.enter_context(run_lock(run_dir / LOCK_FILE)):
             console.print(f"{tag}: another process is training it; will wait for it at the end")
-            elsewhere.append(run_dir)
+            elsewhere.append(cfg)
         elif is_done(cfg, run_dir):  # finished by another process since the first check
             console.print(f"{tag}: already done, skipped")
         else:
             yield cfg
+
+
+def _after_waiting(waited: list[RunConfig], out: Path, console):
+    """Yield the runs another process held when reached that are still not this grid's result once it let go.
+
+    The other process may have been killed (its lock goes with it) or have trained the run under other
+    settings (another --epochs): this process then takes the lock and trains its own, never reporting
+    another's result as its own. Each lock is held while its run trains and released before waiting on the
+    next (the local executor trains a run before asking for the next one; Ray submits them all at once).
+    """
+    for cfg in waited:
+        run_dir = out / cfg.run_id
+        with run_lock(run_dir / LOCK_FILE, wait=True):
+            if is_done(cfg, run_dir):
+                continue
+            status = read_status(run_dir)
+            why = ("finished under other settings" if status and status.get("status") in ("finished", "failed")
+                   else "stopped before the end")
+            console.print(f"{cfg.run_id}: the other process's run {why}; training it here")
+            yield cfg
+
+
+def _train(executor, claims, data: PreparedData, out: Path, quiet: bool, console,
+           progress: GridProgress | None = None) -> None:
+    for cfg, metrics in executor.run(claims, data, out, quiet):
+        if progress is not None:
+            progress.done()
+        resumed = metrics.get("resumed_from_epoch")
+        note = f" (resumed after epoch {resumed})" if resumed else ""
+        console.print(f"{cfg.run_id}: {_one_line(metrics)}{note}")
 
 
 def _one_line(m: dict) -> str:
@@ -114,11 +155,6 @@ def _one_line(m: dict) -> str:
     val = f"val {100 * m['val_acc']:.2f}%" if m.get("val_acc") is not None else "no val"
     return (f"{val}, test {100 * m['test_acc']:.2f}% after {m['epochs_run']} epochs "
             f"({m['train_seconds']:.1f} s, {m['images_per_s']:.0f} img/s)")
-
-
-def _grid_dict(grid: GridConfig) -> dict:
-    return {"models": grid.models, "optimizers": grid.optimizers, "lrs": grid.lrs, "augment": grid.augment,
-            "seeds": grid.seeds, **grid.base}
 
 
 __all__ = ["run_grid", "is_done", "print_leaderboard"]

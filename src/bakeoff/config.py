@@ -206,8 +206,9 @@ def field_kind(f) -> tuple[str, bool]:
 
 
 def _num(value: float) -> str:
-    """A number for a run id: in full, and as short as Python writes it (0.001, 1e-05, 3, 0.0010000001)."""
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+    """A number for a run id: short where that is exact (0.001, 1e-05, 3, 1e+12), else in full (0.0010000001)."""
+    short = f"{value:g}"
+    return short if float(short) == float(value) else repr(float(value))
 
 
 def pretrained_label(pretrained: str) -> str:
@@ -234,10 +235,11 @@ PRETRAINED_FOLDER_IMG_SIZE = 160  # folder photos for ImageNet backbones, unless
 GRID_AXES = {"models": "model", "optimizers": "optimizer", "lrs": "lr", "seeds": "seed", "augment": "augment"}
 # Every other option that may take a list in a grid (YAML list, or a comma list on the command line), and how it is
 # tagged in run ids when it varies. Options that fix the data and its split (dataset, data_dir, val_fraction,
-# train_subset, folds) are not axes: every run of one comparison sees the same images. Nor is --recipe: it is a
-# preset of these options, applied before the grid is built.
+# train_subset, folds, img_size) are not axes: every run of one comparison sees the same images, so calibration,
+# robustness and the image grids compare models on the same inputs. Nor is --recipe: it is a preset of these
+# options, applied before the grid is built.
 AXIS_TAGS = {"epochs": "ep", "batch_size": "bs", "schedule": "sched-", "weight_decay": "wd", "label_smoothing": "ls",
-             "momentum": "mom", "nesterov": "nesterov-", "img_size": "px", "patience": "pat", "tta": "tta-",
+             "momentum": "mom", "nesterov": "nesterov-", "patience": "pat", "tta": "tta-",
              "backbone_lr_scale": "blr"}
 OPTION_AXES = (*AXIS_TAGS, "pretrained", "freeze", "finetune_blocks", "denoise", "latent_dim",
                "photo_augment")  # the last ones already show in run ids when set (_transfer_suffix, aug+photo)

@@ -59,6 +59,7 @@ class RayExecutor:
         self.ray = ray
         if not ray.is_initialized():
             if address:
+                check_reachable(address)  # Ray itself retries an address nobody answers at for minutes
                 ray.init(address=address, log_to_driver=False)
             else:  # a private single-machine instance on loopback
                 ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
@@ -98,6 +99,27 @@ def write_run_folder(run_dir: Path, files: dict[str, bytes]) -> None:
         for state in state_files(run_dir):
             if state.name not in files:
                 state.unlink(missing_ok=True)
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse, in one line, a `--ray-address` [ray://]HOST:PORT where nothing accepts a connection."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address == "auto":  # Ray finds a cluster started on this machine by itself
+        return
+    try:
+        parts = urlsplit(address if "://" in address else f"ray://{address}")
+        host, port = parts.hostname, parts.port
+    except ValueError as e:  # a port out of range or not a number
+        raise ConfigError(f"--ray-address {address!r}: not HOST:PORT ({e})") from None
+    if not host or port is None:
+        raise ConfigError(f"--ray-address {address!r}: not HOST:PORT (e.g. ray://head:10001 or head:6379)")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise ConfigError(f"--ray-address {address}: nothing answers at {host}:{port} "
+                          f"({e.strerror or type(e).__name__})") from None
 
 
 def make_executor(name: str, address: str | None = None, cpus_per_run: int | None = None,

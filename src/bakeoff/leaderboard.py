@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import statistics
 from pathlib import Path
@@ -20,7 +21,7 @@ from .runfolder import atomic_write_text
 COLUMNS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "val_loss", "test_acc_mean",
            "test_acc_std", "real_acc_mean", "real_acc_std", "test_loss", "ece", "ece_calibrated", "corrupted_acc",
            "corruption_drop", "params", "mflops", "train_seconds",
-           "seconds_per_epoch", "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms", "seeds", "failed"]
+           "seconds_per_epoch", "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms", "n_val", "seeds", "failed"]
 REAL_COLUMNS = ("real_acc_mean", "real_acc_std")  # accuracy on a folder of real photos (--real-photos), when scored
 # Means over seeds of these metrics.json fields.
 AVERAGED = ["train_acc", "val_acc", "val_loss", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_s",
@@ -30,7 +31,7 @@ ROW_KEY = ("model", "optimizer", "lr", "augment")  # shown first; a row's identi
 # Options besides those that may differ between rows (grid axes, a mixed line-up's transfer options): each one that
 # does gets a column after `augment`, in this order.
 OPTION_COLUMNS = ("epochs", "batch_size", "schedule", "weight_decay", "label_smoothing", "momentum", "nesterov",
-                  "img_size", "patience", "tta", "photo_augment", "pretrained", "freeze", "finetune_blocks",
+                  "patience", "tta", "photo_augment", "pretrained", "freeze", "finetune_blocks",
                   "backbone_lr_scale", "latent_dim", "denoise", "time_budget", "tune")
 
 
@@ -79,6 +80,7 @@ def build_leaderboard(runs: list[tuple[dict, dict]]) -> list[dict]:
             if real:
                 row["real_acc_mean"] = statistics.fmean(real)
                 row["real_acc_std"] = statistics.stdev(real) if len(real) > 1 else None
+            row["n_val"] = done[0].get("n_val")
             row["params"] = done[0]["params"]
             row["mflops"] = done[0]["mflops"]
         rows.append(row)
@@ -92,6 +94,28 @@ def columns_of(rows: list[dict]) -> list[str]:
     options = [k for k in OPTION_COLUMNS if any(k in r for r in rows)]
     at = COLUMNS.index("augment") + 1
     return COLUMNS[:at] + options + COLUMNS[at:] + ["budget", "row_id"]
+
+
+def validation_resolution(rows: list[dict]) -> str | None:
+    """A warning when the validation split is too small to tell the two best rows apart, else None.
+
+    The smallest difference it resolves: 1.96 standard errors of a difference of two accuracies near theirs,
+    each measured on n_val images per replicate (normal approximation; the paired test in the report is sharper).
+    """
+    done = [r for r in rows if r.get("val_acc") is not None and r.get("n_val")]
+    if len(done) < 2:
+        return None
+    a, b = done[0], done[1]
+    n = a["n_val"] * max(a.get("n_seeds") or 1, 1)  # replicates validate on their own splits
+    p = min(max((a["val_acc"] + b["val_acc"]) / 2, 1 / n), 1 - 1 / n)
+    resolvable = 1.96 * math.sqrt(2 * p * (1 - p) / n)
+    gap = a["val_acc"] - b["val_acc"]
+    if gap >= resolvable:
+        return None
+    return (f"validation cannot separate the two best rows ({a['model']} and {b['model']}: {100 * gap:.2f} points "
+            f"apart on {a['n_val']} validation images, one image = {100 / a['n_val']:.2f} points); differences under "
+            f"about {100 * resolvable:.1f} points are within chance here. More validation data, --folds K or more "
+            f"seeds would tell them apart.")
 
 
 def _replicate(cfg: dict) -> str:
@@ -173,23 +197,44 @@ def shown_columns(rows: list[dict], columns: list[str] = COLUMNS) -> list[str]:
     return [c for c in columns if (real or c not in REAL_COLUMNS) and (budgets or c != "budget")]
 
 
-def print_leaderboard(rows: list[dict], title: str, console: Console | None = None) -> None:
+# The terminal table: SHORT fits 80 columns for a plain comparison (grid axes that do not vary are said once
+# below it instead); --wide shows every column, as leaderboard.md does.
+SHORT = ["model", "optimizer", "lr", "augment", "budget", "n_seeds", "val_acc", "test_acc_mean", "test_acc_std",
+         "real_acc_mean", "ece", "corrupted_acc", "train_seconds"]
+WIDE = ["model", "optimizer", "lr", "augment", "budget", "n_seeds", "val_acc", "test_acc_mean", "test_acc_std",
+        "real_acc_mean", "real_acc_std", "ece", "ece_calibrated", "corrupted_acc", "corruption_drop", "params",
+        "mflops", "train_seconds", "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms"]
+HEADERS = {"n_seeds": "seeds", "val_acc": "val", "test_acc_mean": "test", "test_acc_std": "±std",
+           "real_acc_mean": "real", "real_acc_std": "±std", "ece": "ECE", "ece_calibrated": "ECE_T",
+           "corrupted_acc": "corrupt", "corruption_drop": "drop", "train_seconds": "train_s", "images_per_s": "img/s",
+           "train_gflops_per_s": "GFLOP/s", "peak_memory_mb": "peak_MB"}
+
+
+def print_leaderboard(rows: list[dict], title: str, console: Console | None = None, wide: bool = False) -> None:
+    """The leaderboard as a terminal table, accuracies and ECE in percent; `wide`: every column (--wide)."""
     console = console or Console()
     if not console.is_terminal:
         console.width = max(console.width, 160)  # a pipe or log file: never truncate the numbers
     table = Table(title=title)
     options = [c for c in columns_of(rows) if c in OPTION_COLUMNS]
-    shown = shown_columns(rows, ["model", "optimizer", "lr", "augment", *options, "budget", "n_seeds", "val_acc",
-                                 "test_acc_mean",
-                                 "test_acc_std", "real_acc_mean", "real_acc_std", "params", "mflops", "train_seconds",
-                                 "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms"])
-    headers = {"test_acc_mean": "test_acc", "test_acc_std": "±std", "real_acc_mean": "real_acc", "real_acc_std": "±std",
-               "train_seconds": "train_s", "images_per_s": "img/s", "train_gflops_per_s": "GFLOP/s",
-               "peak_memory_mb": "peak_MB"}
+    columns = WIDE if wide else SHORT
+    at = columns.index("augment") + 1
+    shown = shown_columns(rows, columns[:at] + options + columns[at:])
+    same = [] if wide or len(rows) < 2 else [c for c in ("optimizer", "lr", "augment")
+                                              if len({fmt(c, r.get(c)) for r in rows}) == 1]
+    shown = [c for c in shown if c not in same]
+    names = max((len(str(r.get("model", ""))) for r in rows), default=5)
     for c in shown:
-        table.add_column(headers.get(c, c), justify="left" if c in ("model", "optimizer") else "right")
+        table.add_column(HEADERS.get(c, c), justify="left" if c in ("model", "optimizer") else "right",
+                         no_wrap=c == "model", min_width=names if c == "model" else None)  # names are never cut
     for r in rows:
         table.add_row(*(fmt(c, r.get(c)) for c in shown))
+    # As wide as the columns need (a terminal wraps longer lines): no name or number is ever cut to '…'
+    console.width = max(console.width, console.measure(table, options=console.options.update_width(10_000)).maximum)
     console.print(table)
+    note = ", ".join(f"{c} {fmt(c, rows[0].get(c))}" for c in same)
+    said = ([f"Every row: {note}."] if note else []) + ([] if wide else ["--wide shows every column."])
+    if said:
+        console.print(" ".join(said), style="dim")
     for line in _failure_lines(rows):
         console.print(f"[red]failed[/red] {line}")

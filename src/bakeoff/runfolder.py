@@ -7,6 +7,9 @@ A run folder holds:
   predictions.npz   test labels, predictions, class probabilities and per-image loss (for reports)
   autoencoder.npz   autoencoders only: the images and 2-D maps the report draws (engine/autoencoder_views.py)
   real_photos.npz   with --real-photos: predictions on a folder of real photos (serve/real_photos.py)
+  calibration.json  after training: ECE and NLL on test before/after temperature scaling fitted on validation,
+                    with the reliability bins (analysis.py, engine/calibration.py)
+  robustness.json   after training, unless --no-robustness: accuracy under corruptions (engine/robustness.py)
   metrics.json      written last: its status 'finished' or 'failed' marks the run done
                     ('interrupted' marks a run stopped by a signal; it resumes on the next attempt)
   state.pt          while the run is under way: everything needed to resume after the last epoch
@@ -32,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .metrics_check import damage
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
@@ -41,6 +45,9 @@ CHECKPOINT_FILE = "best.pt"
 STATE_FILE = "state.pt"
 AUTOENCODER_FILE = "autoencoder.npz"
 REAL_PHOTOS_FILE = "real_photos.npz"
+CALIBRATION_FILE = "calibration.json"
+ROBUSTNESS_FILE = "robustness.json"
+CAM_FILE = "gradcam.npz"  # in OUT, for the whole comparison: the same test images explained by every model
 HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
                   "stage"]  # stage: empty for one-stage training; see engine/stages.py
 PREDICTION_KEYS = ("y_true", "y_pred", "probs", "loss")
@@ -94,7 +101,7 @@ def _umask() -> int:
 def add_metrics(run_dir: Path, extra: dict) -> None:
     """Numbers measured on a finished run afterwards (real photos) merged into its metrics.json, atomically."""
     metrics = read_status(run_dir)
-    if metrics is None:
+    if metrics is None or metrics["status"] == "damaged":
         raise OSError(f"{Path(run_dir) / METRICS_FILE}: missing or unreadable")
     write_json(Path(run_dir) / METRICS_FILE, {**metrics, **extra})
 
@@ -133,8 +140,20 @@ def read_json(path: Path) -> dict | None:
 
 
 def read_status(run_dir: Path) -> dict | None:
-    """The run's metrics.json, or None when the run has not finished."""
-    return read_json(Path(run_dir) / METRICS_FILE)
+    """The run's metrics.json, or None when the run has not finished (no file, or not JSON).
+
+    One that cannot be trusted (a list, `test_acc` missing or not a number: metrics_check.py) comes back as
+    status 'damaged' with the reason, so compare trains the run again and the report lists it, never trusts it.
+    """
+    try:
+        data = json.loads((Path(run_dir) / METRICS_FILE).read_text())
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
+        return None
+    why = damage(data)
+    if why is None:
+        return data
+    seed = data.get("seed") if isinstance(data, dict) else None
+    return {"status": "damaged", "reason": f"{METRICS_FILE} {why}", "seed": seed, "run_id": Path(run_dir).name}
 
 
 def read_config(run_dir: Path) -> dict | None:
@@ -146,9 +165,11 @@ def read_history(run_dir: Path) -> list[dict]:
     """history.csv rows with numbers as floats (None where empty or NaN) and the stage as text."""
     try:
         with open(Path(run_dir) / HISTORY_FILE, newline="") as f:
-            return [{k: (v or "") if k == "stage" else _float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    except OSError:
+            rows = [{k: (v or "") if k == "stage" else _float(v) for k, v in row.items() if isinstance(k, str)}
+                    for row in csv.DictReader(f)]
+    except (OSError, ValueError, csv.Error):  # ValueError: not UTF-8; csv.Error: a NUL byte, a broken quote
         return []
+    return [r for r in rows if r.get("epoch") is not None]  # a row without its epoch cannot be drawn
 
 
 def read_arrays(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:

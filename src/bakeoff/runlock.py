@@ -11,7 +11,9 @@ from .errors import BakeoffError
 
 # Write errors that no retry fixes: reported as one line, runs already finished stay valid.
 DISK_ERRORS = {errno.ENOSPC: "no space left", errno.EDQUOT: "disk quota exceeded", errno.EACCES: "permission denied",
-               errno.EPERM: "permission denied", errno.EROFS: "read-only file system"}
+               errno.EPERM: "permission denied", errno.EROFS: "read-only file system",
+               errno.EEXIST: "it exists and is not a folder", errno.ENOTDIR: "a file is in the way of a folder",
+               errno.ENAMETOOLONG: "the name is too long", errno.EISDIR: "it is a folder, not a file"}
 
 
 @contextlib.contextmanager
@@ -41,6 +43,13 @@ def disk_errors(out: Path):
     except OSError as e:
         if e.errno in DISK_ERRORS:
             where = e.filename or out
-            raise BakeoffError(f"cannot write to {where}: {DISK_ERRORS[e.errno]}; runs that finished before "
-                               f"are kept in {out}") from None
+            kept = f"; runs that finished before are kept in {out}" if _is_dir(out) else ""
+            raise BakeoffError(f"cannot write to {where}: {DISK_ERRORS[e.errno]}{kept}") from None
         raise
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return Path(path).is_dir()
+    except OSError:  # a name too long to even look up
+        return False

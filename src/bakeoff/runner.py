@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn as nn
 
 from . import runfolder
 from .config import RunConfig
@@ -14,7 +16,7 @@ from .data.domain import photo_domain
 from .data.pixels import normalize
 from .engine.device import resolve_device, resolve_precision
 from .engine.interrupt import Interrupted
-from .engine.loop import Diverged, Split, evaluate, uses_tta
+from .engine.loop import Diverged, FitResult, Split, evaluate, uses_tta
 from .engine.memory import PeakMemory
 from .engine.metrics import count_params, forward_mflops, train_mflops
 from .engine.stages import is_autoencoder, train_model, trains_whole_model
@@ -59,19 +61,10 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
     precision = resolve_precision(cfg.precision, device)
     runfolder.write_json(run_dir / runfolder.CONFIG_FILE, cfg.to_dict())
     ds = data.dataset
-    stats = input_stats(cfg, ds.in_chans)  # pretrained weights: inputs normalized as they were trained
-    if stats is not None:
-        data = PreparedData.from_dataset(ds, stats)
-    torch.manual_seed(cfg.seed)  # weights and dropout
-    train_idx, val_idx = train_val_split(ds.y_train, cfg.val_fraction, cfg.seed, cfg.train_subset)
-    train = Split(data.x_train[train_idx].to(device), ds.y_train[train_idx].to(device))
-    val = Split(data.x_train[val_idx].to(device), ds.y_train[val_idx].to(device))
+    run = build_run(cfg, data, device)
+    data, train, val, model = run.data, run.train, run.val, run.model
+    model_kwargs, pretrained = run.model_kwargs, run.pretrained
     test = Split(data.x_test.to(device), ds.y_test.to(device))
-    model_kwargs = {"num_classes": ds.num_classes, "in_chans": ds.in_chans, "img_size": ds.img_size,
-                    **model_options(cfg)}
-    model = create_model(cfg.model, **model_kwargs)
-    pretrained = load_pretrained(model, cfg)  # {} without --pretrained
-    model = model.to(device).to(memory_format=torch.channels_last)
     base = {"run_id": cfg.run_id, "model": cfg.model, "model_kwargs": model_kwargs, "seed": cfg.seed,
             "device": str(device),
             "precision": precision, "n_train": len(train), "n_val": len(val), "n_test": len(test),
@@ -108,10 +101,12 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
         "test_loss": test_result.loss, "test_acc": test_result.acc,
         "train_seconds": seconds, "seconds_per_epoch": seconds / len(result.history),
         "resumed_from_epoch": result.resumed_from,
+        **({"time_budget_s": cfg.time_budget, "budget_epochs": result.budget_epochs} if cfg.time_budget else {}),
         "images_per_s": result.train_images_per_s,
         **throughput(model, cfg, ds, result.train_images_per_s),
         "peak_memory_mb": memory.peak_mb, "peak_memory_kind": memory.kind,
         "infer_ms": 1000 * test_result.seconds / len(test),  # per image, batched, on the test set
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,  # what else ran meanwhile
         **extra,  # transfer / autoencoder numbers (engine/stages.py, engine/autoencoder_views.py)
     }
     save_checkpoint(run_dir / runfolder.CHECKPOINT_FILE, model, model_name=cfg.model, model_kwargs=model_kwargs,
@@ -120,6 +115,50 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
     runfolder.write_json(run_dir / runfolder.METRICS_FILE, metrics)  # last: the run is done
     _drop_states(run_dir)  # resuming is no longer needed; best.pt holds the weights
     return metrics
+
+
+@dataclass
+class BuiltRun:
+    """A configuration made ready to train: its training and validation splits on the device, its fresh model."""
+
+    data: PreparedData  # renormalized when pretrained weights expect their own input statistics
+    train: Split
+    val: Split
+    model: nn.Module
+    model_kwargs: dict
+    pretrained: dict  # what loading --pretrained weights did ({} without)
+
+
+def build_run(cfg: RunConfig, data: PreparedData, device: torch.device) -> BuiltRun:
+    """Split the training images and build the model as `cfg` says. The test split is not read here:
+    tuning trials are built by this too, and they must never see it."""
+    ds = data.dataset
+    stats = input_stats(cfg, ds.in_chans)  # pretrained weights: inputs normalized as they were trained
+    if stats is not None:
+        data = PreparedData.from_dataset(ds, stats)
+    torch.manual_seed(cfg.seed)  # weights and dropout
+    train_idx, val_idx = train_val_split(ds.y_train, cfg.val_fraction, cfg.seed, cfg.train_subset,
+                                         cfg.folds, cfg.fold)
+    train = Split(data.x_train[train_idx].to(device), ds.y_train[train_idx].to(device))
+    val = Split(data.x_train[val_idx].to(device), ds.y_train[val_idx].to(device))
+    model_kwargs = {"num_classes": ds.num_classes, "in_chans": ds.in_chans, "img_size": ds.img_size,
+                    **model_options(cfg)}
+    model = create_model(cfg.model, **model_kwargs)
+    pretrained = load_pretrained(model, cfg)  # {} without --pretrained
+    model = model.to(device).to(memory_format=torch.channels_last)
+    return BuiltRun(data, train, val, model, model_kwargs, pretrained)
+
+
+def train_for_validation(cfg: RunConfig, data: PreparedData, on_epoch=None, quiet: bool = True) -> FitResult:
+    """Train `cfg` in memory and return fit's result (history, best epoch): no run folder, no checkpoint and
+    no test split, which is what a tuning trial needs. `on_epoch(history)` may raise to stop (a pruned trial)."""
+    check_sources(cfg)
+    device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+    run = build_run(cfg, data, device)
+    result, _ = train_model(run.model, run.train, run.val, cfg, device, precision, mean=run.data.mean,
+                            std=run.data.std, on_epoch=on_epoch, quiet=quiet)
+    return result
 
 
 def _drop_states(run_dir: Path) -> None:

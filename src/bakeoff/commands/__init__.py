@@ -8,10 +8,10 @@ the functions that use them.
 from .configs import default_out, grid_from_args, one_run_from_args
 from .looking import cmd_datasets, cmd_evaluate, cmd_models
 from .serving import cmd_export, cmd_predict, cmd_serve
-from .training import cmd_compare, cmd_report, cmd_train
+from .training import cmd_compare, cmd_merge, cmd_report, cmd_train
 
 COMMANDS = {"compare": cmd_compare, "train": cmd_train, "evaluate": cmd_evaluate, "models": cmd_models,
             "datasets": cmd_datasets, "report": cmd_report, "predict": cmd_predict, "serve": cmd_serve,
-            "export": cmd_export}
+            "export": cmd_export, "merge": cmd_merge}
 
 __all__ = ["COMMANDS", "default_out", "grid_from_args", "one_run_from_args"]

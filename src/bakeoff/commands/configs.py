@@ -5,6 +5,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..config import GRID_AXES, GridConfig, RunConfig, load_grid_file
+from ..errors import ConfigError
 from ..recipes import recipe_options
 from ..runfolder import file_safe
 
@@ -14,9 +15,48 @@ RUN_FIELDS = [f.name for f in fields(RunConfig)]
 
 def grid_from_args(args) -> tuple[GridConfig, Path]:
     """`compare`: defaults < recipe (--recipe) < grid YAML (-c) < flags given on the command line."""
+    return _grid(compare_options(args))
+
+
+def grids_per_dataset(args) -> tuple[list[tuple[GridConfig, Path]], Path] | None:
+    """`compare --dataset a,b,c` (or a list in the grid file): one grid per dataset, each in OUT/<dataset>/, and
+    OUT for the report across them; None for a single dataset."""
+    return _per_dataset(compare_options(args))
+
+
+def grids_from_options(options: dict) -> tuple[list[tuple[GridConfig, Path]], Path | None]:
+    """`compare`'s grids from flat options (a grid file's keys overridden by the flags or the Python API's
+    arguments): one grid and its folder per dataset, and the folder for the report across datasets (None
+    for one dataset)."""
+    return _per_dataset(options) or ([_grid(options)], None)
+
+
+def _per_dataset(options: dict) -> tuple[list[tuple[GridConfig, Path]], Path] | None:
+    datasets = dataset_list(options.get("dataset", RunConfig.dataset))
+    if len(datasets) == 1:
+        return None
+    if len(set(datasets)) < len(datasets):
+        raise ConfigError("--dataset names a dataset twice")
+    out = Path(options["out"]) if options.get("out") else Path("runs") / "+".join(file_safe(d) for d in datasets)
+    grids = [_grid({**options, "dataset": d, "out": out / file_safe(d)}) for d in datasets]
+    return grids, out
+
+
+def dataset_list(value) -> list[str]:
+    """'mnist,fashion-mnist' or a YAML list -> names; a folder:/arrays: path is one dataset even with commas."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    text = str(value)
+    if text.startswith(("folder:", "arrays:")):
+        return [text]
+    return [t.strip() for t in text.split(",") if t.strip()] or [text]
+
+
+def compare_options(args) -> dict:
+    """`compare`'s options as the user gave them: the grid file (-c) overridden by the flags given."""
     options = load_grid_file(args.config) if getattr(args, "config", None) else {}
     options.update(_given(args, list(GRID_AXES) + RUN_FIELDS + ["out"]))
-    return _grid(options)
+    return options
 
 
 def one_run_from_args(args) -> tuple[GridConfig, Path]:

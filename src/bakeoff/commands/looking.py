@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..config import RunConfig
 from ..errors import BakeoffError, ConfigError
+from .flag_checks import check_device
 
 
 def cmd_evaluate(args) -> int:
@@ -14,6 +15,7 @@ def cmd_evaluate(args) -> int:
     (a run folder, or every run of a comparison folder) on a folder of real photos instead."""
     if args.real_photos:
         return _evaluate_real_photos(Path(args.checkpoint), args.real_photos, args.class_map, args.json)
+    check_device(args.device)
     result = evaluate_checkpoint(args.checkpoint, args.dataset, args.data_dir, args.img_size, args.device)
     if args.json:
         print(json.dumps(result))

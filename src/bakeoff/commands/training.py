@@ -5,19 +5,27 @@ import sys
 from pathlib import Path
 
 from ..config import GridConfig, RunConfig
-from .configs import grid_from_args, one_run_from_args
+from .configs import compare_options, one_run_from_args
 
 
 def cmd_compare(args) -> int:
-    """Train the grid (finished runs are skipped), print the leaderboard; --open shows the report."""
-    from ..executors import make_executor
+    """Train the grid (finished runs are skipped), print the leaderboard; --open shows the report.
 
-    grid, out = grid_from_args(args)
-    grid.runs()  # a bad option fails here, before a cluster is started
-    executor = make_executor(args.executor, args.ray_address, args.cpus_per_run, args.gpus_per_run)
-    status = _until_signal(lambda: _run_grid(grid, out, args.quiet, executor, args.real_photos, args.class_map))
+    The Python API's `run_comparison` does the work; this prints each dataset's leaderboard as it finishes."""
+    from ..api import run_comparison
+
+    done = []
+
+    def run_all() -> None:
+        done.append(run_comparison(
+            compare_options(args), quiet=args.quiet, robustness=not args.no_robustness, track=args.track,
+            mlflow_uri=args.mlflow_uri, executor=args.executor, ray_address=args.ray_address,
+            cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run, real_photos=args.real_photos,
+            class_map=args.class_map, after_grid=lambda grid, rows: _print_leaderboard(grid, rows, args.wide)))
+
+    status = _until_signal(run_all)
     if status == 0 and args.open:
-        open_in_browser(out / "report.html")
+        open_in_browser(done[0].path / "report.html")
     return status
 
 
@@ -26,20 +34,33 @@ def cmd_train(args) -> int:
     grid, out = one_run_from_args(args)
     if args.distributed:
         return _until_signal(lambda: _train_distributed(grid.runs()[0], out, args.quiet))
-    return _until_signal(lambda: _run_grid(grid, out, args.quiet))
+    return _until_signal(lambda: _run_grid(grid, out, args.quiet, robustness=not args.no_robustness,
+                                           wide=args.wide))
 
 
 def _run_grid(grid: GridConfig, out: Path, quiet: bool, executor=None, real_photos: str | None = None,
-              class_map: str | None = None) -> None:
+              class_map: str | None = None, robustness: bool = True, wide: bool = False) -> None:
     """Run the grid and print its leaderboard."""
+    from ..compare import run_grid
+
+    rows = run_grid(grid, out, quiet=quiet, executor=executor, real_photos=real_photos, class_map=class_map,
+                    robustness=robustness)
+    _print_leaderboard(grid, rows, wide)
+
+
+def _print_leaderboard(grid: GridConfig, rows: list[dict], wide: bool = False) -> None:
+    """The leaderboard table on stdout (kept under --quiet), and a warning when validation cannot rank."""
     from rich.console import Console
 
-    from ..compare import run_grid
-    from ..leaderboard import print_leaderboard
+    from ..leaderboard import print_leaderboard, validation_resolution
 
-    rows = run_grid(grid, out, quiet=quiet, executor=executor, real_photos=real_photos, class_map=class_map)
     dataset = grid.base.get("dataset", RunConfig.dataset)
-    print_leaderboard(rows, title=f"bakeoff leaderboard: {dataset} (sorted by validation accuracy)", console=Console())
+    console = Console()
+    print_leaderboard(rows, title=f"bakeoff leaderboard: {dataset} (sorted by validation accuracy)", console=console,
+                      wide=wide)
+    warning = validation_resolution(rows)
+    if warning:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
 def _train_distributed(cfg: RunConfig, out: Path, quiet: bool) -> None:
@@ -69,6 +90,17 @@ def cmd_report(args) -> int:
     from ..report import build_report
 
     path = build_report(Path(args.out))
+    if args.open:
+        open_in_browser(path)
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_merge(args) -> int:
+    """Merge comparison folders of the same data and split into a new one, with its leaderboard and report."""
+    from ..merge import merge_comparisons
+
+    path = merge_comparisons([Path(s) for s in args.sources], Path(args.out))
     if args.open:
         open_in_browser(path)
     print(f"report: {path}")

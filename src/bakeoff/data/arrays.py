@@ -8,6 +8,7 @@ import torch
 
 from ..errors import DatasetError, one_line
 from .dataset import Dataset
+from .labels import as_labels, check_inferred_classes, class_names
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test", "y_test")
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
@@ -37,27 +38,36 @@ def load_arrays(path: str | Path, name: str | None = None, classes: list[str] | 
             raise DatasetError(f"{path}: missing {', '.join(missing)} (found: {', '.join(npz.files) or 'nothing'})")
         data = {k: _member(npz, k, path) for k in REQUIRED_KEYS}
         names = _member(npz, "classes", path) if "classes" in npz.files else None
-    x_train, x_test = (to_nchw(data[k], f"{path}: {k}") for k in ("x_train", "x_test"))
-    y_train, y_test = (_labels(data[k], f"{path}: {k}") for k in ("y_train", "y_test"))
+    if names is not None and (names.dtype.kind not in "US" or names.ndim != 1):
+        raise DatasetError(f"{path}: `classes` must be a 1-D array of strings, got {names.dtype} {names.shape}")
+    return dataset_from_arrays(data, str(path), name=name or f"arrays:{path}",
+                               classes=names if names is not None else classes, source=str(path))
+
+
+def dataset_from_arrays(data: dict[str, np.ndarray], where: str, name: str, classes=None,
+                        source: str = "") -> Dataset:
+    """A Dataset from x_train, y_train, x_test, y_test arrays as `load_arrays` describes them, checked;
+    `where` begins every error (a file's path, or `data` for arrays handed to the Python API)."""
+    x_train, x_test = (to_nchw(data[k], f"{where}: {k}") for k in ("x_train", "x_test"))
+    y_train, y_test = (_labels(data[k], f"{where}: {k}") for k in ("y_train", "y_test"))
     for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
         if len(x) != len(y):
-            raise DatasetError(f"{path}: x_{split} holds {len(x)} images but y_{split} {len(y)} labels")
+            raise DatasetError(f"{where}: x_{split} holds {len(x)} images but y_{split} {len(y)} labels")
         if len(x) == 0:
-            raise DatasetError(f"{path}: x_{split} holds no images")
+            raise DatasetError(f"{where}: x_{split} holds no images")
     if x_train.shape[1:] != x_test.shape[1:]:
-        raise DatasetError(f"{path}: x_train images are {x_train.shape[1:]} (C, H, W) but x_test {x_test.shape[1:]}")
+        raise DatasetError(f"{where}: x_train images are {x_train.shape[1:]} (C, H, W) but x_test {x_test.shape[1:]}")
     n_classes = int(max(y_train.max(), y_test.max())) + 1
-    if names is not None:
-        if names.dtype.kind not in "US" or names.ndim != 1:
-            raise DatasetError(f"{path}: `classes` must be a 1-D array of strings, got {names.dtype} {names.shape}")
-        classes = [n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist()]
-    if classes is None:
+    if classes is not None:
+        classes = class_names(classes, f"{where}: classes")
+    else:
+        check_inferred_classes(n_classes - 1, len(y_train) + len(y_test), where)
         classes = [str(k) for k in range(n_classes)]
     if n_classes > len(classes):
-        raise DatasetError(f"{path}: label {n_classes - 1} is out of range for {len(classes)} classes")
-    return Dataset(name=name or f"arrays:{path}", classes=list(classes),
+        raise DatasetError(f"{where}: label {n_classes - 1} is out of range for {len(classes)} classes")
+    return Dataset(name=name, classes=list(classes),
                    x_train=torch.from_numpy(x_train), y_train=torch.from_numpy(y_train),
-                   x_test=torch.from_numpy(x_test), y_test=torch.from_numpy(y_test), source=str(path))
+                   x_test=torch.from_numpy(x_test), y_test=torch.from_numpy(y_test), source=source)
 
 
 def _member(npz, key: str, path: Path) -> np.ndarray:
@@ -112,8 +122,4 @@ def _labels(y: np.ndarray, what: str) -> np.ndarray:
         y = y[:, 0]
     if y.ndim != 1:
         raise DatasetError(f"{what}: labels of shape {y.shape}; expected (N,) or (N, 1)")
-    if y.dtype.kind not in "iu":
-        raise DatasetError(f"{what}: labels are {y.dtype}; expected integers 0..K-1")
-    if y.size and y.min() < 0:
-        raise DatasetError(f"{what}: negative label {int(y.min())}; expected integers 0..K-1")
-    return y.astype(np.int64)
+    return as_labels(y, what)

@@ -10,6 +10,7 @@ import torch
 from ..errors import DatasetError, one_line
 from .arrays import load_arrays
 from .dataset import Dataset
+from .labels import as_labels, class_names
 from .safe_pickle import UnsafePickle, safe_loads
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -78,10 +79,13 @@ def _from_blobs(blobs: dict[str, bytes], where: str) -> Dataset:
     classes = CLASSES
     if META in blobs:
         meta = _unpickle(blobs[META], f"{where}/{META}")
-        names = _get(meta, "label_names", f"{where}/{META}")
-        classes = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        classes = class_names(_get(meta, "label_names", f"{where}/{META}"), f"{where}/{META}: label_names")
     train = [_batch(blobs[n], f"{where}/{n}") for n in TRAIN_BATCHES]
     x_test, y_test = _batch(blobs[TEST_BATCH], f"{where}/{TEST_BATCH}")
+    if not sum(len(y) for _, y in train):
+        raise DatasetError(f"{where}: the training batches hold no images")
+    if not len(y_test):
+        raise DatasetError(f"{where}/{TEST_BATCH}: holds no images")
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
     top = int(max(y_train.max(initial=0), y_test.max(initial=0)))
@@ -99,14 +103,11 @@ def _batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != ROW:
         desc = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DatasetError(f"{where}: 'data' should be uint8 (N, {ROW}), got {desc}")
-    try:
-        y = np.asarray(labels, dtype=np.int64)
-    except (TypeError, ValueError):
-        raise DatasetError(f"{where}: 'labels' is not a list of integers") from None
+    if isinstance(labels, np.ndarray) and labels.ndim != 1:
+        raise DatasetError(f"{where}: 'labels' of shape {labels.shape}; expected one label per image")
+    y = as_labels(labels, where)  # whole numbers in range: 0.5 is refused, not truncated to 0
     if y.shape != (len(data),):
         raise DatasetError(f"{where}: {len(data)} images but {y.size} labels")
-    if y.size and y.min() < 0:
-        raise DatasetError(f"{where}: negative label {int(y.min())}")
     return data.reshape(-1, 3, 32, 32), y
 
 

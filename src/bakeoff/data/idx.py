@@ -83,6 +83,10 @@ def load_idx(folder: Path, name: str) -> Dataset:
         y = read_idx(lbl_path, LABELS_MAGIC, md5s.get(lbl_path.name))  # (N,)
         if len(x) != len(y):
             raise DatasetError(f"{img_path} holds {len(x)} images but {lbl_path} holds {len(y)} labels")
+        if len(x) == 0:
+            raise DatasetError(f"{img_path}: holds no images")
+        if x.shape[1] != x.shape[2]:
+            raise DatasetError(f"{img_path}: images are {x.shape[1]}x{x.shape[2]}; bakeoff needs square images")
         if y.size and y.max() >= len(classes):
             raise DatasetError(f"{lbl_path}: label {int(y.max())} is out of range for {name} (0..{len(classes) - 1})")
         arrays[split] = (torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)))

@@ -24,6 +24,7 @@ from .objectives import Noise
 SHOW_SIGMA = 0.3  # noise for the denoising figure when training used none (0..1 pixel scale)
 SHOW_IMAGES = 10  # test images per figure row
 MAP_POINTS = 1000  # test images in the 2-D maps: t-SNE on 1,000 points takes seconds
+MIN_TSNE_POINTS = 5  # t-SNE needs a perplexity (>= 2 here) below the number of points
 PROBE_TRAIN = 10_000  # training images for the linear probes and the PCA they are compared with
 
 
@@ -95,9 +96,11 @@ def linear_probe(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, y_tes
 
 
 def tsne_2d(features: np.ndarray, seed: int) -> np.ndarray:
-    """(N, D) -> (N, 2) float32 t-SNE coordinates."""
+    """(N, D) -> (N, 2) float32 t-SNE coordinates; a row of points when there are too few for t-SNE."""
     from sklearn.manifold import TSNE
 
+    if len(features) < MIN_TSNE_POINTS:  # a test split of two images must not lose the trained run here
+        return np.stack([np.arange(len(features)), np.zeros(len(features))], axis=1).astype(np.float32)
     perplexity = max(2.0, min(30.0, (len(features) - 1) / 3))  # t-SNE needs perplexity < number of points
     tsne = TSNE(2, perplexity=perplexity, init="pca", max_iter=500, random_state=seed)  # 500: half the
     return tsne.fit_transform(features.astype(np.float32)).astype(np.float32)  # default's time; clusters have formed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -17,6 +17,7 @@ import torch.nn as nn
 from ..config import RunConfig
 from . import distributed, interrupt
 from .augment import Augment, Chain, flip_suits
+from .budget import plan_epochs
 from .photo_augment import PhotoAugment
 from .device import autocast
 from .features import eval_batch_size
@@ -125,6 +126,7 @@ class FitResult:
     resumed_from: int  # epochs of this stage already done when this call started (0: a fresh run)
     images: int = 0  # training images this stage processed
     train_seconds: float = 0.0  # seconds this stage spent in training passes
+    budget_epochs: int | None = None  # under --time-budget: the epochs planned to fit it (engine/budget.py)
 
 
 def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, device: torch.device, precision: str, *,
@@ -142,6 +144,10 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     Raises `Interrupted` (after the current step) on SIGINT/SIGTERM inside `interrupt.graceful_signals()`.
     """
     objective = objective or Classification(cfg.label_smoothing)
+    plan = None
+    if cfg.time_budget is not None:  # the epochs that fit the budget, so the schedule spans exactly them
+        plan = plan_epochs(model, train, val, cfg, device, precision, objective, cfg.time_budget)
+        cfg = replace(cfg, epochs=plan.epochs)
     optimizer = build_optimizer(model.parameters() if params is None else params, cfg)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     net = _data_parallel(model)  # the model itself outside torchrun
@@ -160,7 +166,7 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     before = list(history_before)
     tta = uses_tta(cfg.tta, cfg.dataset) and objective.classifies
     progress = EpochProgress(quiet=quiet, label=f"{cfg.run_id} {stage}".strip())
-    while st.epoch < cfg.epochs and not st.stopped_early:
+    while st.epoch < cfg.epochs and not st.stopped_early and not _over_budget(plan, st.history):
         epoch = st.epoch + 1
         lr = optimizer.param_groups[0]["lr"]
         progress.start(epoch, cfg.epochs, steps_per_epoch)
@@ -178,6 +184,7 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
         st.history.append({"epoch": len(before) + epoch, "train_loss": tr.loss, "train_acc": tr.acc,
                            "val_loss": va.loss if va else math.nan, "val_acc": va.acc if va else math.nan,
                            "lr": lr, "seconds": seconds, "stage": stage})
+        progress.epoch_done(st.history[-1], epoch, cfg.epochs, stage)  # the Keras-style line, off a terminal
         st.epoch, st.train_seconds = epoch, st.train_seconds + tr.seconds
         score = va.loss if va else -epoch  # without validation data the last epoch is the best
         if score < st.best_loss:
@@ -194,7 +201,17 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     model.load_state_dict(st.best_weights)
     images = len(train) * len(st.history)
     return FitResult(before + st.history, len(before) + st.best_epoch, st.stopped_early,
-                     images / max(st.train_seconds, 1e-9), resumed_from, images, st.train_seconds)
+                     images / max(st.train_seconds, 1e-9), resumed_from, images, st.train_seconds,
+                     budget_epochs=plan.epochs if plan else None)
+
+
+def _over_budget(plan, history: list[dict]) -> bool:
+    """Under --time-budget, whether another epoch (as long as the slowest so far) would overrun it: a machine
+    that slows down mid-run ends the run on time rather than late."""
+    if plan is None or not history:
+        return False
+    spent = plan.probe_seconds + sum(r["seconds"] for r in history)
+    return spent + max(r["seconds"] for r in history) > plan.seconds * 1.05
 
 
 def _data_parallel(model: nn.Module) -> nn.Module:

@@ -22,10 +22,12 @@ from __future__ import annotations
 import copy
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch.nn as nn
 
+from .budget import stage_budget
 from .features import CACHE_LIMIT_BYTES, HeadOnly, PartlyFrozen, cache_bytes, extract_features, frozen
 from .loop import FitResult, Split, fit
 from .objectives import Noise, Reconstruction, Reconstructor
@@ -50,6 +52,10 @@ def train_model(model: nn.Module, train: Split, val: Split | None, cfg, device, 
     multi-stage run adds its name to the file name).
     """
     common = dict(on_epoch=on_epoch, quiet=quiet, state_path=state_path)
+    stages = 2 + bool(cfg.finetune_blocks) if is_autoencoder(model) else \
+        1 + bool(cfg.freeze == "backbone" and cfg.finetune_blocks)
+    if cfg.time_budget is not None and stages > 1:  # each stage sizes its epochs to its share (engine/budget.py)
+        cfg = replace(cfg, time_budget=stage_budget(cfg.time_budget, stages))
     if is_autoencoder(model):
         return fit_autoencoder(model, train, val, cfg, device, precision, mean=mean, std=std, **common)
     if cfg.freeze == "backbone" and cfg.finetune_blocks:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 import io
 import math
-from dataclasses import asdict, dataclass, field
+import sys
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 
-from ..errors import BakeoffError, one_line
+from ..errors import one_line
 from ..runfolder import atomic_write_bytes
 
 
@@ -55,33 +56,91 @@ def load_state(path: Path, config: dict, model, optimizer, schedule,
     """Restore a saved state into the given objects; None when there is none for this exact config.
 
     A state saved under other settings is not this run's: the run starts over (and overwrites it). A file
-    that cannot be read as a state is refused in one line rather than silently trained over.
+    that is not a state of this run (unreadable, damaged, or tampered with: `epoch: 999` of a 2-epoch run,
+    weights of other shapes) is refused in one line on stderr and the run starts over, rather than stall
+    the grid or be trusted.
     """
     if not path.is_file():
         return None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a state file from a crash mid-write cannot exist (atomic), but a foreign one can
-        raise _unreadable(path, one_line(e)) from None
+        return _refuse(path, one_line(e))
     if not isinstance(payload, dict) or not {"config", "loop", "model", "optimizer", "generators"} <= payload.keys():
-        raise _unreadable(path, "not a bakeoff training state")
+        return _refuse(path, "not a bakeoff training state")
     if payload["config"] != config:
         return None
-    model.load_state_dict(payload["model"])
-    optimizer.load_state_dict(payload["optimizer"])
-    if schedule is not None and payload["schedule"] is not None:
-        schedule.load_state_dict(payload["schedule"])
-    torch.set_rng_state(payload["torch_rng"])
-    if payload["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(payload["cuda_rng"])
-    for name, g in generators.items():
-        g.set_state(payload["generators"][name])
+    why = check_payload(payload, config, model, generators)
+    if why:
+        return _refuse(path, why)
+    before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), torch.get_rng_state(),
+              {name: g.get_state() for name, g in generators.items()})
+    try:
+        _restore(payload, model, optimizer, schedule, generators)
+    except Exception as e:  # loaded safely (weights_only) but does not fit these objects
+        model.load_state_dict(before[0])
+        optimizer.load_state_dict(before[1])
+        torch.set_rng_state(before[2])
+        for name, g in generators.items():
+            g.set_state(before[3][name])
+        return _refuse(path, one_line(e))
     return TrainState(**payload["loop"], best_weights=payload["best_weights"])
 
 
-def _unreadable(path: Path, why: str) -> BakeoffError:
-    return BakeoffError(f"{path}: cannot resume from this saved training state ({why[:160]}); "
-                        f"delete it to train the run from the start")
+def _restore(payload: dict, model, optimizer, schedule, generators: dict[str, torch.Generator]) -> None:
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    if schedule is not None and payload.get("schedule") is not None:
+        schedule.load_state_dict(payload["schedule"])
+    torch.set_rng_state(payload["torch_rng"])
+    if payload.get("cuda_rng") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(payload["cuda_rng"])
+    for name, g in generators.items():
+        g.set_state(payload["generators"][name])
+
+
+def check_payload(payload: dict, config: dict, model, generators: dict) -> str | None:
+    """Why a saved state cannot be this run's (one phrase), or None: the loop's counters within the
+    run's epochs, and every weight tensor of the shape the model has."""
+    loop = payload["loop"]
+    names = {f.name for f in fields(TrainState)} - {"best_weights"}
+    if not isinstance(loop, dict) or set(loop) != names:
+        return "its loop counters are not bakeoff's"
+    epochs = config.get("epochs")
+    epoch, history, best = loop["epoch"], loop["history"], loop["best_epoch"]
+    if not (_is_int(epoch) and 1 <= epoch <= epochs):
+        return f"epoch {str(epoch)[:20]} is not within the run's 1..{epochs}"
+    if not (isinstance(history, list) and len(history) == epoch and all(isinstance(r, dict) for r in history)):
+        return f"its history does not hold the {epoch} epochs it claims"
+    if not (_is_int(best) and 0 <= best <= epoch and _is_int(loop["since_best"])):
+        return f"best epoch {str(best)[:20]} is not one of its {epoch} epochs"
+    if not isinstance(loop["stopped_early"], bool) or not isinstance(loop["best_loss"], (int, float)):
+        return "its early-stopping counters are not bakeoff's"
+    if not isinstance(payload["generators"], dict) or not set(generators) <= set(payload["generators"]):
+        return "its random streams are not this run's"
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    for key in ("model", "best_weights"):
+        weights = payload.get(key)
+        if key == "best_weights" and weights is None and best == 0:
+            continue  # no epoch has improved on the validation loss yet
+        if not isinstance(weights, dict) or {k: _shape(v) for k, v in weights.items()} != expected:
+            return f"its {key.replace('_', ' ')} do not have this model's layers and shapes"
+    return None
+
+
+def _shape(v) -> tuple | None:
+    return tuple(v.shape) if isinstance(v, torch.Tensor) else None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _refuse(path: Path, why: str) -> None:
+    """Say in one line why a saved state is not resumed; the run then starts over and overwrites it."""
+    print(f"bakeoff: warning: {path}: not resumed, not this run's training state ({why[:160]}); "
+          f"training the run from the start", file=sys.stderr)
+    return None
 
 
 def snapshot(model) -> dict:

@@ -54,6 +54,12 @@ class ConvAutoencoder(ClassifierBase):
         self.num_features = width
         self.fc = nn.Linear(width, num_classes)
 
+    @classmethod
+    def tunable(cls) -> dict[str, tuple]:
+        """Code size 16..256 on a log scale (the default 64 is its geometric middle); input noise off or up to
+        the Keras tutorials' 0.5, as a few levels: 0 must stay reachable, a plain autoencoder may win."""
+        return {"latent_dim": ("int", 16, 256, True), "denoise": ("categorical", [0.0, 0.1, 0.3, 0.5])}
+
     def backbone_blocks(self) -> list[nn.Module]:
         """The four encoder blocks (conv, ReLU, pool); the last one carries the code layer."""
         blocks = [nn.Sequential(*self.features[i:i + 3]) for i in range(0, len(self.features), 3)]

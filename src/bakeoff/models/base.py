@@ -73,6 +73,12 @@ class ClassifierBase(nn.Module):
         """A fresh final layer of this model's kind for `num_classes` classes (a family with its own overrides)."""
         return nn.Linear(self.num_features, num_classes)
 
+    @classmethod
+    def tunable(cls) -> dict[str, tuple]:
+        """RunConfig fields `--tune` searches for this family besides lr and weight decay (tuning.py), as
+        {field: ("int" | "float", low, high, log) or ("categorical", [choices])}. None by default."""
+        return {}
+
     # ---- anatomy, for transfer learning (timm's `group_matcher` in spirit): each family says, nothing is guessed
 
     def backbone_blocks(self) -> list[nn.Module]:
@@ -88,6 +94,33 @@ class ClassifierBase(nn.Module):
         """The parameters `forward_head` uses: all but the backbone blocks' and the auxiliary modules'."""
         skip = {id(p) for m in self.backbone_blocks() + self.auxiliary_modules() for p in m.parameters()}
         return [p for p in self.parameters() if id(p) not in skip]
+
+    def cam_layer(self) -> nn.Module | None:
+        """The convolution whose output Grad-CAM explains (engine/cam.py), or None when there is none (mlp).
+
+        The last convolution the forward pass runs whose map is still at least 1/8 of the largest one's side
+        (and 2 px): a 1x1 map at the end of vgg16 on 32 px images would give every pixel the same weight.
+        Found by one forward pass on a blank image, so decoder convolutions that classifying never runs are
+        skipped; a family can override it.
+        """
+        ran: list[tuple[nn.Module, int]] = []
+        hooks = [m.register_forward_hook(lambda mod, _, out: ran.append((mod, out.shape[-1])))
+                 for m in self.modules() if isinstance(m, nn.Conv2d)]
+        was_training = self.training
+        try:
+            param = next(self.parameters())
+            with torch.no_grad():
+                self.eval()(torch.zeros(1, self.in_chans, self.img_size, self.img_size, device=param.device,
+                                        dtype=param.dtype))
+        finally:
+            self.train(was_training)
+            for h in hooks:
+                h.remove()
+        if not ran:
+            return None
+        least = max(2, max(side for _, side in ran) // 8)
+        wide = [m for m, side in ran if side >= least]
+        return wide[-1] if wide else ran[-1][0]
 
 
 def split_after_pools(layers: list[nn.Module]) -> list[nn.Module]:

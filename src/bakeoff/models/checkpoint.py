@@ -9,11 +9,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from ..errors import BakeoffError
+from ..errors import BakeoffError, one_line
 from ..runfolder import CHECKPOINT_FILE, atomic_write_bytes
+from .checkpoint_check import CheckpointError, check_checkpoint
 from .registry import create_model
-
-REQUIRED_KEYS = {"model", "model_kwargs", "state_dict", "classes", "preprocessing"}
 
 
 def save_checkpoint(path: Path, model: nn.Module, *, model_name: str, model_kwargs: dict, classes: list[str],
@@ -32,6 +31,15 @@ def save_checkpoint(path: Path, model: nn.Module, *, model_name: str, model_kwar
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def add_to_checkpoint(path: str | Path, **fields) -> None:
+    """Plain values measured after training (the calibration `temperature`) written into a checkpoint, atomically."""
+    p = checkpoint_path(path)
+    ckpt = load_checkpoint(p)
+    buf = io.BytesIO()
+    torch.save({**ckpt, **fields}, buf)
+    atomic_write_bytes(p, buf.getvalue())
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -54,14 +62,15 @@ def load_checkpoint(path: str | Path) -> dict:
         if not zipfile.is_zipfile(p):  # torch.save writes a zip archive; anything else fails obscurely
             raise BakeoffError(f"{p}: not a bakeoff checkpoint (not a file written by torch.save)") from None
         raise BakeoffError(f"{p}: not a readable bakeoff checkpoint ({str(e).splitlines()[0][:200]})") from None
-    missing = REQUIRED_KEYS - set(ckpt if isinstance(ckpt, dict) else {})
-    if missing:
-        raise BakeoffError(f"{p}: not a bakeoff checkpoint (missing {', '.join(sorted(missing))})")
+    check_checkpoint(ckpt, p)  # once, here: whatever uses it next may trust its keys, types and shapes
     return ckpt
 
 
 def model_from_checkpoint(ckpt: dict) -> nn.Module:
     """Rebuild the model of a loaded checkpoint, weights restored, in eval mode."""
     model = create_model(ckpt["model"], **ckpt["model_kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, TypeError) as e:  # shapes were checked on load; a tensor that cannot be cast remains
+        raise CheckpointError(f"its weights do not load into a {ckpt['model']}: {one_line(e, limit=200)}") from None
     return model.eval()

@@ -19,6 +19,7 @@ class Cell:
     text: str
     sort: float | str | None = None  # the raw value the page sorts by (None: sort by the text, empties last)
     best: bool = False  # highlighted: the best value of its column
+    href: str = ""  # a relative link the text points to (another report beside this one), or none
 
 
 @dataclass

@@ -11,8 +11,9 @@ import numpy as np
 
 from .. import runfolder
 from ..config import GRID_AXES, GridConfig, RunConfig
-from ..errors import BakeoffError
+from ..errors import BakeoffError, one_line
 from ..leaderboard import build_leaderboard, row_key
+from ..runmatch import same_run
 
 GRID_FILE = "grid.json"  # written by compare: the grid as given, the dataset card, versions
 # What reading a damaged .npz raises: np.load's errors, and zipfile's and zlib's for a truncated archive
@@ -65,6 +66,8 @@ class Comparison:
     versions: dict
     runs: list[Run]  # in grid order (model-major)
     rows: list[dict]  # leaderboard rows, best validation accuracy first (the same function wrote leaderboard.csv)
+    record: dict = field(default_factory=dict)  # grid.json "record": command, CPU, load at start (record.py)
+    strays: list[str] = field(default_factory=list)  # run folders in OUT that its grid.json does not name
 
     @property
     def classes(self) -> list[str]:
@@ -118,23 +121,70 @@ def collect(out: str | Path) -> Comparison:
         raise BakeoffError(f"{grid_file}: not a bakeoff {GRID_FILE} (unreadable, or no 'grid' and 'dataset' in it)")
     grid, dataset = saved["grid"], saved["dataset"]
     known = set(GRID_AXES) | {f.name for f in fields(RunConfig)}  # an option a later version dropped must not stop it
+    if isinstance(saved.get("runs"), list):  # a merged comparison (merge.py) lists its runs' configs
+        configs = [RunConfig.from_dict({k: v for k, v in c.items() if k in known}) for c in saved["runs"]]
+    else:
+        configs = GridConfig.from_options({k: v for k, v in grid.items() if k in known}).runs()
     runs = []
-    for cfg in GridConfig.from_options({k: v for k, v in grid.items() if k in known}).runs():
-        runs.append(_read_run(out / cfg.run_id, cfg.to_dict()))
+    for cfg in configs:
+        runs.append(_read_run(out / cfg.run_id, cfg, len(dataset.get("classes") or ())))
     rows = build_leaderboard([(r.config, r.metrics) for r in runs])
-    return Comparison(out=out, grid=grid, dataset=dataset, versions=saved.get("versions", {}), runs=runs, rows=rows)
+    record = saved.get("record") if isinstance(saved.get("record"), dict) else {}
+    named = {r.run_id for r in runs}
+    strays = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name not in named
+                    and (p / runfolder.CONFIG_FILE).is_file())
+    return Comparison(out=out, grid=grid, dataset=dataset, versions=saved.get("versions", {}), runs=runs, rows=rows,
+                      record=record, strays=strays)
 
 
-def _read_run(run_dir: Path, expected: dict) -> Run:
-    config = runfolder.read_config(run_dir) or expected
+def _read_run(run_dir: Path, cfg: RunConfig, num_classes: int) -> Run:
+    """A run folder as the report may show it: one that does not match the grid, or whose files are damaged,
+    is listed with the reason (never drawn from, never a traceback)."""
+    expected = cfg.to_dict()
+    saved = runfolder.read_config(run_dir)
+    config = saved if same_run(saved, cfg) else expected
     metrics = runfolder.read_status(run_dir)
+    run = Run(run_id=run_dir.name, dir=run_dir, config=config, metrics=metrics or {},
+              history=runfolder.read_history(run_dir))
     if metrics is None or "status" not in metrics:
         reason = f"never finished (no {runfolder.METRICS_FILE}: stopped, or not run yet)"
-        metrics = {"status": "missing", "reason": reason, "seed": expected["seed"], "run_id": run_dir.name}
-    elif metrics["status"] == "finished" and not (run_dir / runfolder.PREDICTIONS_FILE).is_file():
-        metrics = {**metrics, "status": "failed", "reason": f"{runfolder.PREDICTIONS_FILE} is missing"}
-    return Run(run_id=run_dir.name, dir=run_dir, config=config, metrics=metrics,
-               history=runfolder.read_history(run_dir))
+        run.metrics = {"status": "missing", "reason": reason, "seed": expected["seed"], "run_id": run_dir.name}
+    elif metrics["status"] != "finished":
+        run.metrics = {**metrics, "seed": expected["seed"]}
+    elif saved is not None and config is not saved:
+        run.metrics = _not_shown(metrics, expected, f"its {runfolder.CONFIG_FILE} is not this grid's run "
+                                                   f"(trained under other settings)")
+    elif not (run_dir / runfolder.PREDICTIONS_FILE).is_file():
+        run.metrics = _not_shown(metrics, expected, f"{runfolder.PREDICTIONS_FILE} is missing")
+    else:
+        try:
+            check_predictions(run.predictions(), num_classes, metrics.get("n_test"))
+        except (BakeoffError, ValueError) as e:
+            run._predictions = None
+            run.metrics = _not_shown(metrics, expected, one_line(e, limit=300))
+    return run
+
+
+def _not_shown(metrics: dict, expected: dict, reason: str) -> dict:
+    return {**metrics, "status": "damaged", "reason": reason, "seed": expected["seed"]}
+
+
+def check_predictions(p: dict[str, np.ndarray], num_classes: int, n_test) -> None:
+    """ValueError naming what is wrong when predictions.npz does not hold (N,) labels and predictions in
+    0..K-1, (N, K) probabilities and (N,) losses for this dataset's K classes."""
+    y_true, y_pred, probs, loss = (p[k] for k in runfolder.PREDICTION_KEYS)
+    n = len(y_true) if y_true.ndim == 1 else -1
+    if n < 1 or y_pred.shape != (n,) or loss.shape != (n,) or probs.shape != (n, num_classes):
+        raise ValueError(f"{runfolder.PREDICTIONS_FILE} has arrays of shapes y_true {y_true.shape}, y_pred "
+                         f"{y_pred.shape}, probs {probs.shape}, loss {loss.shape}; expected (N,), (N,), "
+                         f"(N, {num_classes}), (N,)")
+    if isinstance(n_test, int) and n != n_test:
+        raise ValueError(f"{runfolder.PREDICTIONS_FILE} holds {n} test images, metrics.json says {n_test}")
+    for key, y in (("y_true", y_true), ("y_pred", y_pred)):
+        if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= num_classes:
+            raise ValueError(f"{runfolder.PREDICTIONS_FILE}: {key} are not class indices 0..{num_classes - 1}")
+    if probs.dtype.kind != "f" or loss.dtype.kind != "f":
+        raise ValueError(f"{runfolder.PREDICTIONS_FILE}: probs and loss must be floating point")
 
 
 def _num(v) -> float:

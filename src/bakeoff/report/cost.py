@@ -30,5 +30,16 @@ def cost(cmp: Comparison) -> Section:
                "Test accuracy against inference time per image and against parameter count, Pareto front in red"),
         Text("On the Pareto front (red line, blue points) no other configuration is both cheaper and more accurate; "
              "every grey point is beaten on both counts by one on the front. Inference time is per image, measured "
-             "in batches on the test set on the machine above.", "note"),
+             "in batches on the test set on the machine above." + load_note(cmp), "note"),
         table])
+
+
+def load_note(cmp: Comparison) -> str:
+    """Under what load the inference times were taken: other processes on the same cores slow them."""
+    loads = [r.metrics["load_average"] for r in cmp.runs if r.finished and r.metrics.get("load_average") is not None]
+    if not loads:
+        return ""
+    threads = cmp.versions.get("threads", "?")
+    return (f" The 1-minute load average as each run was tested: {min(loads):.1f} to {max(loads):.1f}, for "
+            f"{threads} threads; a load above the thread count means other processes shared the cores and the "
+            f"times are inflated.")

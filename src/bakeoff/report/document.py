@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from . import cost, overview, per_model, ranking, real_photos, significance, training
+from . import cost, overview, per_model, ranking, real_photos, significance, training, why
 from .blocks import Document
 from .collect import Comparison
 
@@ -18,6 +18,7 @@ def build_document(cmp: Comparison, ds, ds_note: str) -> Document:
     if sweep is not None:
         parts.append(sweep)
     parts.append(cost.cost(cmp))
+    parts += [why.calibration(cmp), why.robustness(cmp), why.gradcam(cmp, ds, ds_note)]  # why one model wins
     real = real_photos.real_photos(cmp)
     if real is not None:
         parts.append(real)

@@ -18,6 +18,14 @@ CURVE_METRICS = [("train_acc", "train accuracy"), ("val_acc", "validation accura
                  ("train_loss", "train loss"), ("val_loss", "validation loss")]
 
 
+def plain_text():
+    """While drawing the report: text is drawn as written. Class names, dataset paths and run ids come from
+    the user's files, and matplotlib would read `$...$` in them as mathtext (and fail on a lone `$x`)."""
+    from matplotlib import rc_context
+
+    return rc_context({"text.parse_math": False})
+
+
 def png(fig: Figure, tight: bool = False) -> bytes:
     """PNG bytes; `tight` crops to the drawn content (one more draw) for figures without a layout engine."""
     buf = io.BytesIO()
@@ -83,7 +91,8 @@ def learning_curves(groups: list[tuple[str, list[list[dict]]]]) -> bytes:
 def run_curves(runs: list[tuple[str, list[dict], int | None]]) -> bytes:
     """A row per run: accuracy and loss, train dashed and validation solid, the kept epoch dotted."""
     fig = Figure(figsize=(10, 2.3 * len(runs) + 0.4))
-    axes = np.atleast_2d(fig.subplots(len(runs), 2, squeeze=False))
+    # One y scale per column: SGD at 10% must not look like Adam at 90% (every run's accuracy on the same axis)
+    axes = np.atleast_2d(fig.subplots(len(runs), 2, squeeze=False, sharey="col"))
     for (label, history, best_epoch), (ax_acc, ax_loss) in zip(runs, axes):
         for ax, metric, scale in ((ax_acc, "acc", 100), (ax_loss, "loss", 1)):
             for split, style in (("train", "--"), ("val", "-")):
@@ -251,16 +260,17 @@ def image_grid(images: np.ndarray, titles: list[str], colors: list[str], title: 
     cell_w = max(tile_w, 110) + 8
     cell_h = tile_h + LINE_PX * lines + 10
     head = 30
-    width, height = ncols * cell_w, head + nrows * cell_h
+    width, height = max(ncols * cell_w, 8 * len(title) + 20), head + nrows * cell_h  # ~8 px a title character:
+    left = (width - ncols * cell_w) // 2  # a grid of one or two images is centred under its whole title
     mosaic = np.full((height, width, 3), 255, np.uint8)
     fig, ax = _canvas(width, height)
     for k, (img, text, color) in enumerate(zip(images, titles, colors)):
         r, c = divmod(k, ncols)
-        x0 = c * cell_w + (cell_w - tile_w) // 2
+        x0 = left + c * cell_w + (cell_w - tile_w) // 2
         y0 = head + r * cell_h + LINE_PX * lines + 6
         tile = to_display(img).repeat(scale, 0).repeat(scale, 1)
         mosaic[y0:y0 + tile_h, x0:x0 + tile_w] = tile
-        ax.text(c * cell_w + cell_w / 2, y0 - 3, text, color=color, fontsize=7.5, ha="center", va="bottom",
+        ax.text(left + c * cell_w + cell_w / 2, y0 - 3, text, color=color, fontsize=7.5, ha="center", va="bottom",
                 linespacing=1.15)
     ax.imshow(mosaic, interpolation="nearest", extent=(0, width, height, 0))
     ax.text(width / 2, head / 2, title, fontsize=11, ha="center", va="center")

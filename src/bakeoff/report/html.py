@@ -34,11 +34,15 @@ th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: le
 td.num, table.sortable td { white-space: nowrap; }
 th { vertical-align: bottom; }
 td { max-width: 360px; overflow-wrap: anywhere; }
-table.sortable th, table.sortable td { padding: 4px 7px; }
-table.sortable th { white-space: nowrap; }
+table.sortable th, table.sortable td { padding: 4px 5px; }
+table.sortable th { white-space: normal; min-width: 3.5em; }  /* headers wrap at spaces: a column is as wide
+   as its numbers, not its name, so the leaderboard fits a 1,366 px screen */
 th { background: var(--bg-soft); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.best { background: var(--best); font-weight: 600; }
+/* a wide leaderboard scrolls under its model column, which stays in view */
+table.sortable td:first-child, table.sortable th:first-child { position: sticky; left: 0; z-index: 1; }
+table.sortable td:first-child { background: #fff; box-shadow: 1px 0 0 var(--line); }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th:hover { background: #eaeef2; }
 table.sortable th[aria-sort="ascending"]::after { content: " \\25B2"; font-size: 10px; }
@@ -164,7 +168,8 @@ def _table(t: Table) -> str:
             classes = " ".join(k for k, on in (("num", numeric), ("best", c.best)) if on)
             sort = c.text if c.sort is None else (repr(float(c.sort)) if numeric else str(c.sort))
             cls_attr = f' class="{classes}"' if classes else ""
-            tds.append(f'<td{cls_attr} data-sort="{escape(sort)}">{escape(c.text)}</td>')
+            text = f'<a href="{escape(c.href)}">{escape(c.text)}</a>' if c.href else escape(c.text)
+            tds.append(f'<td{cls_attr} data-sort="{escape(sort)}">{text}</td>')
         out.append("<tr>" + "".join(tds) + "</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)

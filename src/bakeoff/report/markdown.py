@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from ..runfolder import atomic_write_bytes, atomic_write_text
 from .blocks import Details, Document, Figure, Row, Section, Table, Text
@@ -58,8 +59,13 @@ def _table(t: Table) -> list[str]:
     lines.append("| " + " | ".join(_cell(c) for c in t.columns) + " |")
     lines.append("|" + "---|" * len(t.columns))
     for row in t.rows:
-        lines.append("| " + " | ".join(_cell(f"**{c.text}**" if c.best and c.text else c.text) for c in row) + " |")
+        lines.append("| " + " | ".join(_linked(c, _cell(f"**{c.text}**" if c.best and c.text else c.text))
+                                       for c in row) + " |")
     return lines
+
+
+def _linked(c, text: str) -> str:
+    return f"[{text}]({quote(c.href)})" if c.href else text  # quoted: spaces or ')' would end the link
 
 
 def _cell(text: str) -> str:

@@ -38,7 +38,7 @@ def summary(cmp: Comparison, ds, ds_note: str) -> list[Section]:
     spent = sum(r.metrics.get("train_seconds") or 0 for r in cmp.runs)
     lines.append(Text(f"Total training time: {seconds(spent)} (sum over runs; evaluation and data loading not counted)."))
     setup = Section("setup", "Grid, machine and versions", [Details(
-        f"{len(cmp.runs)} runs, every combination of the grid's axes, on {machine_line(cmp)} (click for every setting)",
+        f"{len(cmp.runs)} runs, every combination of the grid's axes, on {machine_line(cmp)}: every setting",  # no "click": report.md shows it open
         [Row([grid_table(cmp), machine_table(cmp)])])], level=3)
     return [Section("summary", "Summary", lines), dataset_card(cmp, ds, ds_note), setup]
 
@@ -91,7 +91,8 @@ def class_counts(cmp: Comparison, ds, run: Run | None) -> tuple[list[str], list[
     from ..data import train_val_split
 
     cfg = run.config
-    train_idx, val_idx = train_val_split(ds.y_train, cfg["val_fraction"], cfg["seed"], cfg.get("train_subset"))
+    train_idx, val_idx = train_val_split(ds.y_train, cfg["val_fraction"], cfg["seed"], cfg.get("train_subset"),
+                                         cfg.get("folds"), cfg.get("fold", 0))
     train = np.bincount(ds.y_train[train_idx].numpy(), minlength=k)
     val = np.bincount(ds.y_train[val_idx].numpy(), minlength=k)
     header = [f"train (seed {cfg['seed']} split)", "validation", "test"]
@@ -126,9 +127,10 @@ def machine_line(cmp: Comparison) -> str:
 
 
 def machine_table(cmp: Comparison) -> Table:
-    """grid.json's versions, and the devices and precisions the finished runs used."""
+    """grid.json's record (command, CPU, load at start) and versions, and the devices and precisions the runs used."""
     done = [r.metrics for r in cmp.runs if r.finished]
-    facts = [(k, str(v)) for k, v in cmp.versions.items()]
+    facts = [(k.replace("_", " "), str(v)) for k, v in cmp.record.items() if v is not None]
+    facts += [(k, str(v)) for k, v in cmp.versions.items()]
     for key in ("device", "precision"):
         values = sorted({str(m.get(key)) for m in done if m.get(key)})
         if values:

@@ -107,9 +107,11 @@ def sample_grid(ds, y_true, y_pred, classes, name: str, label: str) -> Figure:
     k = len(classes)
     per_class = max(1, math.ceil(SAMPLE_IMAGES / k)) if k <= 12 else 1
     firsts = [np.flatnonzero(y_true == c)[:per_class] for c in range(min(k, SAMPLE_IMAGES))]
-    if k <= 12:  # row j holds the j-th image of each class: each column is one class
-        idx = [f[j] for j in range(per_class) for f in firsts if j < len(f)]
-        ncols = k
+    if k <= 12:  # each row holds the next `reps` images of every class, class after class
+        reps = max(1, 8 // k)  # three classes: two of each per row, not a thin strip of ten rows
+        idx = [f[j] for start in range(0, per_class, reps) for f in firsts for j in range(start, start + reps)
+               if j < len(f)]
+        ncols = k * reps
     else:
         idx = [i for f in firsts for i in f]
         ncols = 8

@@ -1,7 +1,7 @@
 """Section 2, the leaderboard: one row per configuration, the best value of each column highlighted."""
 from __future__ import annotations
 
-from ..leaderboard import fmt
+from ..leaderboard import OPTION_COLUMNS, fmt, shown_columns, validation_resolution
 from .blocks import Cell, Section, Table, Text, cell
 from .collect import Comparison
 
@@ -16,6 +16,10 @@ LEADERBOARD = [
     ("test_acc_mean", "test acc (%)", "max"),
     ("real_acc_mean", "real photos acc (%)", "max"),  # only where --real-photos scored the runs
     ("test_loss", "test loss", "min"),
+    ("ece", "ECE (%)", "min"),  # calibration (analysis.py): 0 when confidence matches accuracy
+    ("ece_calibrated", "ECE after T (%)", "min"),  # after temperature scaling fitted on validation
+    ("corrupted_acc", "corrupted acc (%)", "max"),  # mean over 7 corruptions x 3 severities
+    ("corruption_drop", "drop (%)", "min"),  # 1 - corrupted / clean accuracy, same images
     ("train_acc", "train acc (%)", None),  # higher is not better here: it can be overfitting
     ("params", "params", "min"),
     ("mflops", "MFLOPs / image", "min"),
@@ -30,9 +34,20 @@ LEADERBOARD = [
 
 
 def columns_for(rows: list[dict]) -> list[tuple]:
-    """LEADERBOARD's columns for these rows: the real-photo accuracy only where runs were scored on photos."""
-    scored = any(r.get("real_acc_mean") is not None for r in rows)
-    return [c for c in LEADERBOARD if c[0] != "real_acc_mean" or scored]
+    """LEADERBOARD's columns for these rows: the measured-when-asked ones (WHEN_MEASURED)
+    only where some row has them; after `augment`, the options that differ between rows, and the budget where
+    it is not plain epochs."""
+    columns = [c for c in LEADERBOARD if c[0] not in WHEN_MEASURED or any(r.get(c[0]) not in (None, "") for r in rows)]
+    at = [c[0] for c in columns].index("augment") + 1
+    options = [(k, k.replace("_", " "), None) for k in OPTION_COLUMNS if any(k in r for r in rows)]
+    if "budget" in shown_columns(rows, ["budget"]):
+        options.append(("budget", "budget", None))
+    return columns[:at] + options + columns[at:]
+
+
+# Columns shown only where some row has them. Calibration and robustness columns always show (empty where a run
+# predates them or --no-robustness skipped it): every comparison measures them unless told not to.
+WHEN_MEASURED = ("real_acc_mean", "failed")  # failed runs: also listed with their reasons below the table
 
 
 def leaderboard(cmp: Comparison) -> Section:
@@ -61,14 +76,23 @@ def leaderboard(cmp: Comparison) -> Section:
         table_rows.append(cells)
     blocks = [Table([h for _, h, _ in columns], table_rows, id="leaderboard-table", sortable=True,
                     caption="Click a column header to sort; the best value of each column is highlighted.")]
-    notes = ["Rows are configurations (model, optimizer, learning rate, augmentation); the numbers are means over "
-             "their seeds. Sorted by validation accuracy: the test set is for reporting, not for choosing."]
+    notes = ["Rows are configurations (model, optimizer, learning rate, augmentation and any other option that "
+             "differs); the numbers are means over their seeds (and folds, under --folds). Sorted by validation accuracy: the test set is for reporting, not for choosing."]
     if finished and all(r["n_seeds"] < 2 for r in finished):
         notes.append("One seed per configuration, so test accuracy has no ± std (a spread needs two or more seeds; "
                      "run with --seeds 0,1,2 to see how much retraining moves the numbers).")
     else:
         notes.append("Test accuracy: mean ± sample standard deviation over seeds.")
     blocks += [Text(n, "note") for n in notes]
+    warning = validation_resolution(finished)
+    if warning:
+        blocks.append(Text(warning[0].upper() + warning[1:], "warn"))
+    if cmp.strays:
+        shown = ", ".join(cmp.strays[:5]) + (f" and {len(cmp.strays) - 5} more" if len(cmp.strays) > 5 else "")
+        blocks.append(Text(f"{len(cmp.strays)} run folders here are not runs of this comparison's grid and are "
+                           f"left out: {shown}. Runs of another comparison belong in their own folder; `bakeoff "
+                           f"merge A B --out C` puts comparisons of the same data and split in one leaderboard.",
+                           "warn"))
     if cmp.failed_runs:
         blocks.append(failed_runs(cmp))
     return Section("leaderboard", "Leaderboard", blocks)

@@ -8,18 +8,22 @@ from .blocks import Figure, Section, Text
 from .collect import Comparison
 from .rows import best_row_per_model, row_label
 
+MAX_CONFIGURATIONS = 10  # lines on one learning-curve chart; more and only each model's best is drawn
+
 
 def learning_curves(cmp: Comparison) -> Section:
-    """Accuracy and loss per epoch, one line per model (its best configuration, mean over seeds)."""
+    """Accuracy and loss per epoch, a line per configuration (each model's best in a large grid), mean over seeds."""
     best_per_model = best_row_per_model(cmp)
     if not best_per_model:
         return Section("curves", "Learning curves", [Text("No run finished.")])
-    groups = [(row_label(cmp, row), [r.history for r in cmp.finished_runs_of(row)]) for row in best_per_model]
+    every = len(cmp.finished_rows) <= MAX_CONFIGURATIONS  # a sweep of one model shows every configuration
+    shown = cmp.finished_rows if every else best_per_model
+    groups = [(row_label(cmp, row), [r.history for r in cmp.finished_runs_of(row)]) for row in shown]
     swept = any(cmp.swept(a) for a in ("optimizers", "lrs", "augment"))
-    what = "each model's best configuration" if swept else "every model"
+    what = ("every configuration" if every else "each model's best configuration") if swept else "every model"
     band = " (line: mean over seeds; band: min to max)" if cmp.swept("seeds") else ""
     blocks = [Figure("learning_curves", figures.learning_curves(groups),
-                     f"Train and validation accuracy and loss per epoch, one line per model: {what}{band}. "
+                     f"Train and validation accuracy and loss per epoch, one line for {what}{band}. "
                      f"Each run's own curves are in its model's section below.")]
     return Section("curves", "Learning curves", blocks)
 

@@ -22,12 +22,17 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .. import __version__
 from ..errors import BakeoffError
-from .predictor import Predictor
+from .budget import DEFAULT_BUDGET, MemoryBudget
+from .decode import decode_bytes
+from .guards import Guards
+from .predictor import Predictor, decode_side
+from .protocol import HEAD_TIMEOUT, connection_limit, with_head_timeout
 from .preprocess import MAX_PIXELS, PhotoError
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 10 * 1024 * 1024  # bytes: a 12 Mpixel phone JPEG is 3-6 MB
 MULTIPART_SLACK = 16 * 1024  # boundaries and part headers around the file
+BODY_TIMEOUT = 60.0  # s: 10 MB at 2 Mbit/s takes 40 s
 BODY_SCHEMA = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary", "description": "the photo"}}}},
@@ -39,12 +44,17 @@ class TooLarge(Exception):
 
 
 def create_app(predictor: Predictor, max_upload: int = MAX_UPLOAD, max_pixels: int = MAX_PIXELS,
-               concurrency: int | None = None) -> FastAPI:
-    """The app around a loaded Predictor; `concurrency` bounds photos decoded at once (memory, cores)."""
+               concurrency: int | None = None, memory: int = DEFAULT_BUDGET, host: str | None = None,
+               allowed_hosts: tuple[str, ...] = ()) -> FastAPI:
+    """The app around a loaded Predictor. Photos are decoded `concurrency` at a time (default: one per core) and
+    within `memory` bytes together (budget.py); `host`: the address served on, for the Host check (guards.py;
+    None: no check, for the app driven in-process)."""
     app = FastAPI(title="bakeoff", version=__version__, docs_url=None, redoc_url=None,
                   description="Image classifiers trained by bakeoff, side by side. The page is at /.")
+    app.add_middleware(Guards, bound_host=host, allowed_hosts=allowed_hosts)
     _offline_docs(app)
     limiter = anyio.CapacityLimiter(concurrency or max(2, os.cpu_count() or 2))
+    budget = MemoryBudget(memory)
 
     @app.exception_handler(RequestValidationError)
     async def one_line_validation_error(request: Request, exc: RequestValidationError):
@@ -67,14 +77,16 @@ def create_app(predictor: Predictor, max_upload: int = MAX_UPLOAD, max_pixels: i
                       include_input: bool = Query(False, description="add each model's input as a PNG data URL")):
         """Classify one photo with every model (or `model`): top-k labels, probabilities and milliseconds."""
         try:
-            predictor.select(model)  # an unknown name fails before the upload is read
+            chosen = predictor.select(model)  # an unknown name fails before the upload is read
         except BakeoffError as e:
             raise HTTPException(422, str(e)) from None
         data = await read_image(request, max_upload)
-        try:
-            return await anyio.to_thread.run_sync(
-                lambda: predictor.predict(data, top_k, model, include_input, max_pixels, name="upload"),
-                limiter=limiter)
+        try:  # what decoding will cost, from the header alone, then wait until the budget has room for it
+            cost = await anyio.to_thread.run_sync(decode_bytes, data, max_pixels, decode_side(chosen), limiter=limiter)
+            async with budget.hold(cost):
+                return await anyio.to_thread.run_sync(
+                    lambda: predictor.predict(data, top_k, model, include_input, max_pixels, name="upload"),
+                    limiter=limiter)
         except PhotoError as e:
             raise HTTPException(e.status, str(e)) from None
         except BakeoffError as e:
@@ -103,8 +115,17 @@ def _offline_docs(app: FastAPI) -> None:
                                    swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
-async def read_image(request: Request, limit: int) -> bytes:
-    """The photo's bytes from a multipart `file` field or the raw body, refused (413) as soon as it passes `limit`."""
+async def read_image(request: Request, limit: int, timeout: float = BODY_TIMEOUT) -> bytes:
+    """The photo's bytes from a multipart `file` field or the raw body, refused (413) as soon as it passes `limit`,
+    or (408) when it has not all arrived within `timeout` seconds: a trickling client holds no slot for long."""
+    try:
+        with anyio.fail_after(timeout):
+            return await _read_image(request, limit)
+    except TimeoutError:
+        raise HTTPException(408, f"the upload did not arrive within {timeout:g} s") from None
+
+
+async def _read_image(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     body_limit = limit + MULTIPART_SLACK
     if declared and declared.isdigit() and int(declared) > body_limit:
@@ -149,9 +170,14 @@ def check_port_free(host: str, port: int) -> None:
         raise BakeoffError(f"cannot listen on {host}:{port} ({e.strerror}); pick another with --port") from None
 
 
-def run_server(predictor: Predictor, host: str, port: int, max_upload: int = MAX_UPLOAD) -> None:
-    """Serve until Ctrl-C."""
+def run_server(predictor: Predictor, host: str, port: int, max_upload: int = MAX_UPLOAD,
+               memory: int = DEFAULT_BUDGET, allowed_hosts: tuple[str, ...] = (),
+               head_timeout: float = HEAD_TIMEOUT) -> None:
+    """Serve until Ctrl-C. Slow or stalled clients are cut off (a request's head within `head_timeout`, its
+    body within BODY_TIMEOUT, 5 s idle between requests) so they cannot hold the slots others need."""
     import uvicorn
 
-    uvicorn.run(create_app(predictor, max_upload), host=host, port=port, log_level="warning",
-                limit_concurrency=256, timeout_keep_alive=30)
+    app = create_app(predictor, max_upload, memory=memory, host=host, allowed_hosts=allowed_hosts)
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=with_head_timeout(head_timeout),
+                limit_concurrency=connection_limit(), timeout_keep_alive=5,
+                h11_max_incomplete_event_size=16 * 1024)  # bytes of request head: larger gets 400

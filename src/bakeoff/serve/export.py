@@ -16,8 +16,9 @@ import torch
 import torch.nn as nn
 
 from ..models.checkpoint import checkpoint_path, load_checkpoint, model_from_checkpoint
-from ..runfolder import atomic_write_bytes
+from ..models.checkpoint_check import CheckpointError, check_metadata
 from ..errors import BakeoffError, unknown_choice
+from .outputs import check_destination, write_file
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 TOLERANCE = 1e-4  # max |logit difference| accepted between the export and PyTorch
@@ -69,12 +70,27 @@ def onnx_session(data: bytes | str | Path, threads: int = 1):
                                 providers=["CPUExecutionProvider"])
 
 
-def onnx_metadata(session) -> dict:
-    """The `bakeoff` metadata of a session made from an exported file."""
+def onnx_metadata(session, where="this ONNX file") -> dict:
+    """The `bakeoff` metadata of a session made from an exported file, checked like a checkpoint's and
+    against the model's own input and output shapes."""
     props = session.get_modelmeta().custom_metadata_map
     if "bakeoff" not in props:
-        raise BakeoffError("this ONNX file was not exported by `bakeoff export` (no bakeoff metadata)")
-    return json.loads(props["bakeoff"])
+        raise BakeoffError(f"{where} was not exported by `bakeoff export` (no bakeoff metadata)")
+    try:
+        meta = json.loads(props["bakeoff"])
+    except ValueError:
+        raise CheckpointError(f"{where}: its bakeoff metadata is not JSON") from None
+    check_metadata(meta, where)
+    if not isinstance(meta.get("metrics") or {}, dict):
+        raise CheckpointError(f"{where}: metrics is a {type(meta['metrics']).__name__}, not a dict")
+    k = meta["model_kwargs"]
+    shapes = {"input": (session.get_inputs()[0].shape[1:], [k["in_chans"], k["img_size"], k["img_size"]]),
+              "output": (session.get_outputs()[0].shape[1:], [k["num_classes"]])}
+    for what, (actual, expected) in shapes.items():
+        if list(actual) != expected:
+            raise CheckpointError(f"{where}: the model's {what} is {list(actual)} per image but its metadata "
+                                  f"says {expected}")
+    return {**meta, "metrics": meta.get("metrics") or {}}
 
 
 def torchscript_bytes(model: nn.Module, ckpt: dict) -> bytes:
@@ -152,14 +168,16 @@ def verified(fmt: str, ckpt: dict, model: nn.Module, data_dir: str | None = None
 
 
 def export_checkpoint(path: str | Path, fmt: str, out: str | Path | None = None,
-                      data_dir: str | None = None) -> dict:
-    """Export a checkpoint (or run folder) to `out` (default: beside best.pt); returns what was checked."""
+                      data_dir: str | None = None, force: bool = False) -> dict:
+    """Export a checkpoint (or run folder) to `out` (default: beside best.pt); returns what was checked.
+    An existing file is replaced only with `force`, the checkpoint itself never."""
     if fmt not in FORMATS:
         raise unknown_choice("format", fmt, FORMATS)
-    ckpt = load_checkpoint(path)
-    model = model_from_checkpoint(ckpt)
     src = checkpoint_path(path)
     dest = Path(out) if out else src.with_name(src.stem + FORMATS[fmt])
+    ckpt = load_checkpoint(path)
+    check_destination(dest, force, sources=(src,))  # before the export's seconds of work
+    model = model_from_checkpoint(ckpt)
     data, diffs = verified(fmt, ckpt, model, data_dir)
-    atomic_write_bytes(dest, data)
+    write_file(dest, data)
     return {"path": str(dest), "format": fmt, "bytes": len(data), "max_abs_diff": diffs, "tolerance": TOLERANCE}

@@ -18,6 +18,7 @@ from PIL import Image
 from ..data.pixels import normalize_images
 from ..errors import BakeoffError, unknown_choice
 from ..runfolder import CHECKPOINT_FILE, read_status
+from .decode import MIN_SIDE
 from .preprocess import MAX_PIXELS, model_view, open_photo
 
 RUNTIMES = ("torch", "onnx")
@@ -35,13 +36,16 @@ class LoadedModel:
     metrics: dict
     forward: Callable[[np.ndarray], np.ndarray]
     runtime: str
+    temperature: float | None = None  # fitted on validation after training (analysis.py); None: not fitted
+    calibrated: bool = False  # forward divides the logits by `temperature` (--calibrated)
 
     def describe(self) -> dict:
         pre = self.preprocessing
         return {"name": self.name, "model": self.model, "dataset": pre["dataset"], "classes": self.classes,
                 "test_acc": self.metrics.get("test_acc"), "params": self.metrics.get("params"),
                 "input": [pre["in_chans"], pre["img_size"], pre["img_size"]], "background": pre.get("background"),
-                "runtime": self.runtime, "path": self.path}
+                "runtime": self.runtime,  # never `path`: the server's folders are not the client's business
+                "temperature": self.temperature if self.calibrated else None}
 
 
 def find_checkpoints(path: str | Path) -> list[Path]:
@@ -75,7 +79,7 @@ def load_model(path: Path, runtime: str = "torch", threads: int = 1) -> LoadedMo
             session = onnx_session(path, threads)
         except Exception as e:  # onnxruntime raises its own exception types
             raise BakeoffError(f"{path}: not a readable ONNX model ({str(e).splitlines()[0][:200]})") from None
-        meta = onnx_metadata(session)
+        meta = onnx_metadata(session, path)
         return LoadedModel(name, str(path), meta["model"], meta["classes"], meta["preprocessing"], meta["metrics"],
                            _onnx_forward(session), "onnx")
     import torch
@@ -93,7 +97,20 @@ def load_model(path: Path, runtime: str = "torch", threads: int = 1) -> LoadedMo
         forward = torch_forward(model)
     metrics = ckpt.get("metrics") or {}
     return LoadedModel(name, str(path), ckpt["model"], list(ckpt["classes"]), ckpt["preprocessing"], metrics,
-                       forward, runtime)
+                       forward, runtime, temperature=ckpt.get("temperature"))
+
+
+def calibrated(m: LoadedModel) -> LoadedModel:
+    """The model answering with its logits divided by its temperature: probabilities that match how often it is
+    right (temperature scaling, fitted on validation data after training; the predicted class never changes)."""
+    t = m.temperature
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not (0 < t < float("inf")):
+        raise BakeoffError(f"{m.path}: no calibration temperature in it (--calibrated); `bakeoff compare` with the "
+                           f"run's flags fits one on validation data without retraining (exported .onnx files "
+                           f"carry none: use the run's best.pt)")
+    raw = m.forward
+    m.forward, m.calibrated = (lambda x: raw(x) / np.float32(t)), True
+    return m
 
 
 def _onnx_forward(session) -> Callable[[np.ndarray], np.ndarray]:
@@ -125,6 +142,11 @@ def png_data_url(view: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def decode_side(models: list[LoadedModel]) -> int:
+    """Px a photo is decoded to at least, on both sides: enough for every model's input, twice over."""
+    return max(MIN_SIDE, 2 * max(m.preprocessing["img_size"] for m in models))
+
+
 def _pre_key(pre: dict) -> str:
     """Models trained on the same data share one preprocessed view per photo."""
     return json.dumps({k: pre.get(k) for k in ("in_chans", "img_size", "background", "object_fill")}, sort_keys=True)
@@ -144,12 +166,15 @@ class Predictor:
         self.by_name = {m.name: m for m in self.models}
 
     @classmethod
-    def load(cls, paths: list[str | Path], runtime: str = "torch", threads: int = 1, crop: bool = True) -> "Predictor":
-        """Every checkpoint under `paths` (see find_checkpoints), best test accuracy first."""
+    def load(cls, paths: list[str | Path], runtime: str = "torch", threads: int = 1, crop: bool = True,
+             calibrated_probs: bool = False) -> "Predictor":
+        """Every checkpoint under `paths` (see find_checkpoints), best test accuracy first; `calibrated_probs`:
+        temperature-scaled probabilities (see `calibrated`)."""
         files = [f for p in paths for f in find_checkpoints(p)]
         models, seen = [], set()
         for f in files:
             m = load_model(f, runtime, threads)
+            m = calibrated(m) if calibrated_probs else m
             base, n = m.name, 2
             while m.name in seen:  # two runs of the same name from different folders
                 m.name, n = f"{base}-{n}", n + 1
@@ -173,7 +198,7 @@ class Predictor:
         if k < 1:
             raise BakeoffError(f"top_k must be at least 1, got {k}")
         start = time.perf_counter()
-        im = open_photo(source, max_pixels=max_pixels, name=name)
+        im = open_photo(source, max_pixels=max_pixels, name=name, min_side=decode_side(chosen))
         image = {"width": im.width, "height": im.height, "mode": im.mode}
         views, inputs = {}, {}
         for m in chosen:
@@ -196,7 +221,7 @@ class Predictor:
 
     def views(self, source: bytes | str | Path, model: LoadedModel, name: str = "image") -> tuple[Image.Image, np.ndarray]:
         """(the upright photo, what `model` sees): for `bakeoff predict --explain`."""
-        im = open_photo(source, name=name)
+        im = open_photo(source, name=name, min_side=decode_side([model]))
         return im, model_view(im, model.preprocessing, self.crop)
 
     def predict_batch(self, views: list[np.ndarray], model: LoadedModel, k: int = 3,

@@ -20,62 +20,20 @@ Both end as uint8 (H, W) or (H, W, 3) - what the model "sees" - then the dataset
 """
 from __future__ import annotations
 
-import io
-import warnings
-from pathlib import Path
-
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from ..data.images import RESAMPLE, SUPPORTED_MODES, center_crop, to_mode
+from ..data.images import RESAMPLE, center_crop, to_mode
 from ..data.registry import DATASETS
-from ..errors import BakeoffError, one_line
+from .decode import MAX_PIXELS, PhotoError, open_photo  # noqa: F401  (decoding lives there; callers import here)
+from .segment import object_mask
 
-MAX_PIXELS = 40_000_000  # after JPEG draft decoding: a 40 Mpixel RGBA image decodes to 160 MB
 WORK_SIDE = 128  # object pipeline works at <= this many px (x4 a 28 px input): fast, still sharp enough
 BORDER_BAND = 0.04  # share of the side sampled as the photo's border, to read its background
 TRIM_DISTANCE = 0.05  # colour distance from the border (0..1) that counts as object: Fashion-MNIST's 5%
 MIN_LINE = 2  # px: a row or column belongs to the object when this many of its pixels differ (a speck does not)
 MIN_CONTRAST = 0.08  # brightest object pixel minus background below this: no object, keep the whole frame
 IN_DOMAIN_BORDER = 0.1  # a dataset-sized image whose border is this close to the dataset's background passes
-
-
-class PhotoError(BakeoffError):
-    """An upload or file that is not a photo bakeoff can use; `status` is the HTTP answer."""
-
-    def __init__(self, message: str, status: int = 415):
-        super().__init__(message)
-        self.status = status
-
-
-def open_photo(source: bytes | str | Path, max_pixels: int = MAX_PIXELS, name: str = "image") -> Image.Image:
-    """Decode a photo, the right way up; bad bytes, modes and decompression bombs raise PhotoError."""
-    fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(fp) as im:
-                if im.format == "JPEG":
-                    im.draft(im.mode, (4 * WORK_SIDE, 4 * WORK_SIDE))  # libjpeg decodes at 1/2..1/8 scale: fast
-                w, h = im.size
-                if w * h > max_pixels:
-                    raise PhotoError(f"{name} is {w}x{h} = {w * h / 1e6:.0f} Mpixels; the limit is "
-                                     f"{max_pixels / 1e6:.0f} Mpixels (decompression-bomb guard)", status=422)
-                if im.mode not in SUPPORTED_MODES:
-                    raise PhotoError(f"{name}: unsupported image mode '{im.mode}'; bakeoff reads "
-                                     f"{', '.join(SUPPORTED_MODES)}")
-                im.seek(0)  # first frame of a GIF or multi-page TIFF
-                return ImageOps.exif_transpose(im)  # a decoded copy, upright
-        except PhotoError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise PhotoError(f"{name}: {one_line(e, limit=200)} (decompression-bomb guard)", status=422) from None
-        except UnidentifiedImageError:
-            raise PhotoError(f"{name}: not an image bakeoff can read (PNG, JPEG, GIF, BMP, WebP, TIFF)") from None
-        except FileNotFoundError:
-            raise PhotoError(f"{name}: no such file", status=404) from None
-        except (OSError, SyntaxError, ValueError, EOFError) as e:  # truncated or corrupt data
-            raise PhotoError(f"{name}: broken image data ({one_line(e, limit=200)})") from None
 
 
 def model_view(im: Image.Image, pre: dict, crop: bool = True) -> np.ndarray:
@@ -102,8 +60,13 @@ def object_view(im: Image.Image, size: int, background: str, object_fill: float,
         work = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
         gray, colour = gray.resize(work, Image.Resampling.BOX), colour.resize(work, Image.Resampling.BOX)
     dist, threshold = _difference(colour)
-    x = _intensity(dist, threshold)
-    box = _box(dist > threshold) if crop else None
+    mask = object_mask(colour, dist, threshold) if crop else None
+    if mask is not None:  # the product as Fashion-MNIST shows it: negated gray, on black
+        x = np.where(mask, 1 - np.asarray(gray, dtype=np.float32) / 255, 0)
+        box = _box(mask)
+    else:
+        x = _intensity(dist, threshold)
+        box = _box(dist > threshold) if crop else None
     if box is not None:
         left, top, right, bottom = box
         x = x[top:bottom, left:right]

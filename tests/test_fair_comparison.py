@@ -1,0 +1,105 @@
+"""A comparison that cannot be gamed: K-fold validation, equal time budgets, the record of what ran, and a warning
+when validation is too small to separate the best two."""
+import json
+
+import pytest
+import torch
+
+from bakeoff.cli import main
+from bakeoff.data.splits import kfold_indices, train_val_split
+from bakeoff.engine import budget, loop
+from bakeoff.leaderboard import validation_resolution
+
+FAST = ["--quiet", "--no-robustness"]
+
+
+def test_k_folds_are_stratified_and_every_image_validates_once():
+    labels = torch.arange(60) % 3
+    vals = [kfold_indices(labels, 4, k, seed=1)[1] for k in range(4)]
+    assert sorted(torch.cat(vals).tolist()) == list(range(60))  # a partition of the training data
+    for k, val in enumerate(vals):
+        train, _ = kfold_indices(labels, 4, k, seed=1)
+        assert set(train.tolist()).isdisjoint(val.tolist())
+        assert torch.bincount(labels[val], minlength=3).tolist() in ([5, 5, 5], [4, 4, 4], [4, 5, 5], [5, 4, 4],
+                                                                      [5, 5, 4], [4, 4, 5], [4, 5, 4], [5, 4, 5])
+    with_subset = train_val_split(torch.arange(300) % 3, 0.1, 0, train_subset=60, folds=3, fold=0)
+    assert len(with_subset[0]) + len(with_subset[1]) == 60  # the folds cut the subset, not the whole set
+
+
+def test_folds_make_one_run_per_fold_and_the_leaderboard_averages_them(tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--models", "mlp", "--epochs", "1", "--folds", "3", "--out", str(out), "--quiet",
+                 "--no-robustness"]) == 0
+    runs = sorted(p.name for p in out.glob("mlp_*"))
+    assert runs == [f"mlp_adam_lr0.001_noaug_seed0_fold{k}of3" for k in range(3)]
+    n_val = {json.loads((out / r / "metrics.json").read_text())["n_val"] for r in runs}
+    assert sum(json.loads((out / r / "metrics.json").read_text())["n_val"] for r in runs) == 1437  # digits' train
+    assert len(n_val) <= 2
+    board = (out / "leaderboard.csv").read_text()
+    assert "0/fold0;0/fold1;0/fold2" in board
+
+
+def test_too_few_folds_for_a_class_is_one_line(tmp_path, capsys):
+    assert main(["compare", "--models", "mlp", "--folds", "500", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "--folds" in capsys.readouterr().err
+
+
+def test_a_time_budget_sizes_the_schedule_to_the_epochs_that_fit(tmp_path, monkeypatch):
+    planned = budget.BudgetPlan(seconds=100.0, epochs=3, epoch_seconds=1.0, probe_seconds=0.0)
+    monkeypatch.setattr(loop, "plan_epochs", lambda *a, **k: planned)  # the clock is not what is tested here
+    out = tmp_path / "cmp"
+    assert main(["compare", "--models", "mlp", "--time-budget", "100s", "--schedule", "onecycle", "--epochs", "40",
+                 "--out", str(out), "--quiet", "--no-robustness"]) == 0
+    metrics = json.loads((out / "mlp_adam_lr0.001_noaug_seed0" / "metrics.json").read_text())
+    assert metrics["time_budget_s"] == 100.0 and metrics["budget_epochs"] == 3 and metrics["epochs_run"] == 3
+    lrs = [float(line.split(",")[5]) for line in (out / "mlp_adam_lr0.001_noaug_seed0" / "history.csv")
+           .read_text().splitlines()[1:]]
+    assert lrs[0] < lrs[1]  # one-cycle warms up over the 3 planned epochs, not the 40 asked for
+    assert "time 100 s" in (out / "leaderboard.csv").read_text()
+
+
+def test_a_run_that_falls_behind_its_budget_stops_on_time():
+    plan = budget.BudgetPlan(seconds=10.0, epochs=20, epoch_seconds=0.5, probe_seconds=1.0)
+    assert not loop._over_budget(plan, [{"seconds": 2.0}] * 3)  # 1 + 6 + 2 fits in 10 (and 5% more)
+    assert loop._over_budget(plan, [{"seconds": 2.0}] * 4)  # 1 + 8 + 2 would not
+
+
+@pytest.mark.parametrize("value", ["0", "-5s", "abc", "2 weeks", "nan"])
+def test_bad_budgets_are_one_line(value, tmp_path, capsys):
+    assert main(["compare", "--models", "mlp", f"--time-budget={value}", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "time-budget" in err and len(err.splitlines()) == 1
+
+
+def test_every_comparison_records_how_it_was_run(tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--models", "mlp", "--epochs", "1", "--out", str(out), "--quiet", "--no-robustness"]) == 0
+    record = json.loads((out / "grid.json").read_text())["record"]
+    assert "--models mlp" in record["command"] and record["cpu"] and record["cpu_count"] >= 1
+    assert len(record["load_average_1_5_15_min"]) == 3
+    assert "bakeoff compare --models mlp --epochs 1 --out" in (out / "report.md").read_text()
+
+
+def test_a_validation_split_too_small_to_separate_the_best_two_is_said():
+    rows = [{"model": "a", "val_acc": 0.90, "n_val": 50, "n_seeds": 1},
+            {"model": "b", "val_acc": 0.88, "n_val": 50, "n_seeds": 1}]
+    warning = validation_resolution(rows)
+    assert "one image = 2.00 points" in warning and "cannot separate" in warning
+    rows[0]["n_val"] = rows[1]["n_val"] = 100_000
+    assert validation_resolution(rows) is None  # 2 points apart on 100,000 images is a real difference
+
+
+def test_several_datasets_make_one_comparison_each_and_a_report_across_them(tmp_path):
+    from data_fixtures import tiny_images, write_npz
+
+    names = []
+    for seed in (1, 2):
+        x, y = tiny_images(300, size=8, seed=seed, num_classes=3)
+        names.append(f"arrays:{write_npz(tmp_path / f'set{seed}.npz', x[:240], y[:240], x[240:], y[240:])}")
+    out = tmp_path / "across"
+    assert main(["compare", "--dataset", ",".join(["digits", *names]), "--models", "mlp,simple-cnn,cnn4",
+                 "--epochs", "1", "--out", str(out), *FAST]) == 0
+    folders = sorted(p.name for p in out.iterdir() if (p / "grid.json").is_file())
+    assert len(folders) == 3 and "digits" in folders
+    report = (out / "report.md").read_text()
+    assert "Friedman" in report and "digits" in report
