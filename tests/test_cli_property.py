@@ -52,7 +52,8 @@ ONE_RUN = {
     "--lr": (["1e-3"], ["0", *BAD_NUMBERS]),
     "--seed": (["0", "7"], ["-1", str(2**32), str(2**70), "1.5"]),
 }
-FIXED = ["--models", "mlp", "--epochs", "1", "--train-subset", "30", "--no-robustness", "--quiet"]  # overridden by later flags
+# overridden by the flags drawn after them
+FIXED = ["--models", "mlp", "--epochs", "1", "--train-subset", "30", "--no-robustness", "--quiet"]
 
 
 def flags(table: dict) -> st.SearchStrategy[list[str]]:
@@ -141,3 +142,16 @@ def test_the_tables_hold_values_both_inside_and_outside_each_domain():
         for flag, (good, bad) in table.items():
             assert good and bad, flag
             assert not set(good) & set(bad), flag
+
+
+@pytest.mark.parametrize("bad", [["--seeds", "-1"], ["--seeds", str(2**64)], ["--seeds", str(2**70)],
+                                 ["--momentum", "-1"], ["--momentum", "nan"], ["--lrs", "nan"],
+                                 ["--epochs", "0"], ["--val-fraction", "inf"], ["--dataset", "folder:/no/such"]])
+def test_each_flag_just_outside_its_domain_is_one_line_exit_2(bad, places, capsys):
+    assert exits_cleanly(["compare", *FIXED, *bad, "--out", places["out"]], capsys) == 2
+
+
+@pytest.mark.parametrize("out", ["file", "under-file", "long", "null"])
+def test_an_out_that_cannot_be_a_folder_is_one_line_exit_2(out, places, capsys):
+    assert exits_cleanly(["train", "--epochs", "1", "--train-subset", "30", "--quiet", "--out", places[out]],
+                         capsys) == 2

@@ -103,3 +103,25 @@ def test_several_datasets_make_one_comparison_each_and_a_report_across_them(tmp_
     assert len(folders) == 3 and "digits" in folders
     report = (out / "report.md").read_text()
     assert "Friedman" in report and "digits" in report
+
+
+def test_tune_gives_every_model_the_same_trials_then_trains_the_best_over_the_seeds(tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--models", "mlp", "--epochs", "1", "--tune", "3", "--seeds", "0,1", "--out", str(out),
+                 *FAST]) == 0
+    trials = json.loads(next((out / "tuning").glob("mlp-*.json")).read_text())
+    assert len(trials["trials"]) == 3
+    runs = sorted(p for p in out.glob("mlp_*") if (p / "metrics.json").is_file())
+    assert len(runs) == 2  # both seeds, with the same tuned values
+    lrs = {json.loads((r / "config.json").read_text())["lr"] for r in runs}
+    assert len(lrs) == 1
+    assert "tune 3 + 1 epochs" in (out / "leaderboard.csv").read_text()
+    assert main(["report", str(out)]) == 0  # grid.json lists the tuned runs, so the report finds them
+
+
+@pytest.mark.parametrize("flags, words", [(["--tune", "0"], "--tune"), (["--tune", "-1"], "--tune"),
+                                          (["--tune", "2", "--lrs", "1e-3,1e-2"], "one value")])
+def test_bad_tuning_requests_are_one_line(flags, words, tmp_path, capsys):
+    assert main(["compare", "--models", "mlp", *flags, "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1

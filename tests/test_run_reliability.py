@@ -140,7 +140,7 @@ def test_an_interrupted_compare_keeps_the_earlier_grid_json(tmp_path, monkeypatc
 
 @pytest.fixture
 def finished(tmp_path):
-    """A finished one-epoch run folder, trained once for the module's tests that damage it."""
+    """A comparison folder with one finished one-epoch run, for a test to damage."""
     out = tmp_path / "out"
     assert main(["compare", *QUICK, "--epochs", "1", "--out", str(out), "--quiet"]) == 0
     return out
@@ -157,10 +157,9 @@ def test_a_damaged_metrics_json_is_retrained_and_reported_without_a_traceback(fi
     assert json.loads((finished / RUN_ID / "metrics.json").read_text())["status"] == "finished"
 
 
-def test_a_report_lists_runs_whose_files_are_damaged_with_the_reason(finished, capsys):
-    other = finished / "second"
-    assert main(["compare", "--models", "mlp,cnn4", "--train-subset", "200", "--epochs", "1", "--out",
-                 str(other), "--quiet"]) == 0
+def test_a_report_lists_runs_whose_files_are_damaged_with_the_reason(tmp_path, capsys):
+    other = tmp_path / "out"
+    assert main(["compare", *QUICK, "--models", "mlp,cnn4", "--epochs", "1", "--out", str(other), "--quiet"]) == 0
     mlp, cnn4 = other / RUN_ID, other / "cnn4_adam_lr0.001_noaug_seed0"
     (mlp / "history.csv").write_bytes(b"epoch,train_loss\n1,\xff\xfe\n")  # not UTF-8
     runfolder.write_predictions(cnn4, np.zeros(3, np.int64), np.ones((3, 4), np.float32), np.zeros(3))  # 4 classes
@@ -220,16 +219,6 @@ def test_class_names_with_dollar_signs_are_drawn_as_written(tmp_path, capsys):
                "--quiet"])
     assert rc == 0, capsys.readouterr().err
     assert main(["report", str(out)]) == 0
-
-
-@pytest.mark.parametrize("where", ["file", "under-file", "/dev/null", "too-long"])
-def test_an_out_that_cannot_be_a_folder_is_one_line_exit_2(tmp_path, where, capsys):
-    (tmp_path / "f").write_text("x")
-    out = {"file": tmp_path / "f", "under-file": tmp_path / "f" / "sub", "/dev/null": "/dev/null",
-           "too-long": tmp_path / ("a" * 300)}[where]
-    rc = main(["compare", *QUICK, "--epochs", "1", "--out", str(out), "--quiet"])
-    err = capsys.readouterr().err.strip()
-    assert rc == 2 and len(err.splitlines()) == 1 and "cannot write to" in err, err
 
 
 def test_a_report_on_a_read_only_folder_is_one_line_exit_2(finished, monkeypatch, capsys):

@@ -65,6 +65,9 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         data = PreparedData.from_dataset(ds)
         grid_json = {"grid": grid.to_dict(), "dataset": ds.summary(), "versions": versions(),
                      "record": comparison_record()}
+        if any(cfg.tune for cfg in runs):
+            runs = _tuned(runs, data, out, console)
+            grid_json["runs"] = [cfg.to_dict() for cfg in runs]  # tuned values are not the grid's: list them
         if not (out / "grid.json").is_file():  # a first, interrupted compare can still be reported
             write_json(out / "grid.json", grid_json)
         elsewhere: list[RunConfig] = []
@@ -98,6 +101,25 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         report = build_report(out, dataset=ds)
     console.print(f"{len(runs)} runs in {elapsed:.1f} s; leaderboard in {out}/leaderboard.csv, report in {report}")
     return rows
+
+
+def _tuned(runs: list[RunConfig], data: PreparedData, out: Path, console) -> list[RunConfig]:
+    """--tune N: each leaderboard row's hyperparameters searched once, at the grid's first seed (and fold), on
+    validation only (tuning.py); every seed of the row then trains with the best trial's values."""
+    from dataclasses import replace
+
+    from .tuning import tune
+
+    first_seed = {}
+    for cfg in runs:
+        first_seed.setdefault(cfg.row_id, cfg.seed)
+    found = {}
+    for cfg in runs:
+        if cfg.tune and cfg.row_id not in found:
+            at = replace(cfg, seed=first_seed[cfg.row_id], fold=0)
+            found[cfg.row_id] = tune(at, data, cfg.tune, out, console.print)
+            console.print(f"tune {cfg.row_id}: best of {cfg.tune} trials {found[cfg.row_id].overrides}")
+    return [found[cfg.row_id].apply(cfg) if cfg.tune else cfg for cfg in runs]
 
 
 def _claim(runs: list[RunConfig], out: Path, locks: contextlib.ExitStack, elsewhere: list[RunConfig], console):

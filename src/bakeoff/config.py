@@ -295,6 +295,10 @@ class GridConfig:
         for name, values in lists.items():
             _check_distinct(name, values)
         folds = self.base.get("folds")
+        if self.base.get("tune"):  # the search sets these per model; a list of them would be overwritten
+            swept = [a for a in ("lrs", "weight_decay") if len(lists.get(a, [])) > 1]
+            _check(not swept, f"--tune searches the learning rate and weight decay; give one value of "
+                              f"{' and '.join(swept)} (it is the first trial)")
         names = list(self.axes)
         size = math.prod(len(v) for v in lists.values()) * (folds or 1)
         _check(size <= MAX_RUNS, f"the grid expands to {size:,} runs; at most {MAX_RUNS:,} are allowed")
