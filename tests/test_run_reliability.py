@@ -181,7 +181,9 @@ def write_state(run_dir, tamper):
     lambda p: p["model"].update({k: torch.zeros(3) for k in p["model"]}),  # weights of other shapes
     lambda p: p["loop"].update(history="x"),
     lambda p: p.update(loop=[1]),
-], ids=["epoch-999", "weight-shapes", "history", "loop-list"])
+    lambda p: p.update(optimizer={"state": {}, "param_groups": []}),  # fails only when loaded
+    lambda p: p["generators"].update(order=torch.zeros(3, dtype=torch.uint8)),
+], ids=["epoch-999", "weight-shapes", "history", "loop-list", "optimizer", "random-stream"])
 def test_a_tampered_state_is_refused_in_one_line_and_the_run_retrained(tmp_path, tamper, monkeypatch, capsys):
     from bakeoff import runner
     from bakeoff.engine.interrupt import Interrupted

@@ -46,7 +46,7 @@ def _add_train_options(p: Parser, sweep: bool = False) -> None:
     p.add_argument("--momentum", type=number, help="sgd momentum (default: 0.9)")
     p.add_argument("--schedule", help="none (default), cosine or onecycle")
     p.add_argument("--recipe", help="none (default) or fast: a preset of model and training options for the least "
-                   "time to a good accuracy (see README); flags given here override it")
+                   "time to a good accuracy (see docs/speed.md); flags given here override it")
     p.add_argument("--photo-augment", action="store_true", default=None,
                    help="also warp, dim and blur training images the way converted photos vary, for models that "
                         "will see real photos (default: off)")

@@ -229,7 +229,7 @@ def pretrained_label(pretrained: str) -> str:
 TRANSFER_OPTIONS = ("pretrained", "weights", "freeze", "finetune_blocks", "backbone_lr_scale")
 PRETRAINED_FOLDER_IMG_SIZE = 160  # folder photos for ImageNet backbones, unless --img-size says otherwise:
 # efficientnet-lite0 on clothing-photos, head only, 15 epochs: validation accuracy 72.0% at 64 px (the folder
-# default cap), 84.0% at 128, 86.3% at 160, whose features cost 1.6x 128's (README, Transfer learning)
+# default cap), 84.0% at 128, 86.3% at 160, whose features cost 1.6x 128's (docs/transfer-learning.md)
 
 # Grid keys that take lists under a name of their own; GridConfig.from_options reads them.
 GRID_AXES = {"models": "model", "optimizers": "optimizer", "lrs": "lr", "seeds": "seed", "augment": "augment"}

@@ -66,23 +66,21 @@ def load_state(path: Path, config: dict, model, optimizer, schedule,
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a state file from a crash mid-write cannot exist (atomic), but a foreign one can
         return _refuse(path, one_line(e))
-    if not isinstance(payload, dict) or not {"config", "loop", "model", "optimizer", "generators"} <= payload.keys():
+    if (not isinstance(payload, dict) or not {"config", "loop", "model", "optimizer", "generators"} <= payload.keys()
+            or not isinstance(payload["config"], dict)):
         return _refuse(path, "not a bakeoff training state")
     if payload["config"] != config:
         return None
     why = check_payload(payload, config, model, generators)
     if why:
         return _refuse(path, why)
-    before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), torch.get_rng_state(),
-              {name: g.get_state() for name, g in generators.items()})
+    before = {"model": copy.deepcopy(model.state_dict()), "optimizer": copy.deepcopy(optimizer.state_dict()),
+              "schedule": copy.deepcopy(schedule.state_dict()) if schedule is not None else None,
+              "torch_rng": torch.get_rng_state(), "generators": {n: g.get_state() for n, g in generators.items()}}
     try:
         _restore(payload, model, optimizer, schedule, generators)
-    except Exception as e:  # loaded safely (weights_only) but does not fit these objects
-        model.load_state_dict(before[0])
-        optimizer.load_state_dict(before[1])
-        torch.set_rng_state(before[2])
-        for name, g in generators.items():
-            g.set_state(before[3][name])
+    except Exception as e:  # loaded safely (weights_only) but does not fit these objects: start from scratch
+        _restore(before, model, optimizer, schedule, generators)
         return _refuse(path, one_line(e))
     return TrainState(**payload["loop"], best_weights=payload["best_weights"])
 

@@ -82,7 +82,7 @@ def _intensity(dist: np.ndarray, threshold: float) -> np.ndarray:
     Colour difference, not brightness: a yellow shirt on a wooden floor of the same brightness would vanish
     in gray, and the sign does not matter (a dark coat on a white wall and a white shirt on a dark floor both
     come out bright, as Fashion-MNIST's products do). Chosen on clothing-photos' train/ folder, Fashion-MNIST
-    fast-net-s and cnn4: 49.4% and 52.7% top-1, against 37.4% and 34.5% for inverted brightness (README)."""
+    fast-net-s and cnn4: 49.4% and 52.7% top-1, against 37.4% and 34.5% for inverted brightness (docs/real-photos.md)."""
     return np.clip((dist - threshold) / (1 - threshold), 0, 1)
 
 

@@ -7,8 +7,8 @@ the background and cuts between them along the image's edges. It starts from wha
 edge band is background, pixels that differ from the border are probably object, the rest probably
 background. On clothing-photos' train/ folder (the choosing set, 609 photos) the conversion gained 4.4 points
 top-1 for Fashion-MNIST's fast-net-s (51.9 -> 56.3%) and 1.5 for cnn4 (52.2 -> 53.7%); the colour difference
-inside the cut (52.6% mean) and a brightness floor (52.6%) did less than the negated gray used (README,
-Classify real photos).
+inside the cut (52.6% mean) and a brightness floor (52.6%) did less than the negated gray used
+(docs/real-photos.md).
 """
 from __future__ import annotations
 
