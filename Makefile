@@ -20,6 +20,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 # The tests exercise the optional Ray executor and the trackers (MLflow, TensorBoard) too, so they install those extras.
+# The test extra brings nbclient and ipykernel: tests/test_notebook.py runs examples/*.ipynb on a kernel of this
+# venv's Python (a kernelspec it writes for the test, so no Jupyter of the user's or the system's stands in).
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test,ray,pretrained,track]'
 	touch $@

@@ -78,3 +78,46 @@ def test_tracker_names_are_checked_before_training(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == \
         "bakeoff: error: unknown tracker 'wandb'; choose from: mlflow, tensorboard"
     assert not (tmp_path / "x").exists()
+
+
+def test_mlflow_and_tensorboard_flags_log_to_the_store_beside_the_comparison(tmp_path, capsys):
+    """`--mlflow` without a URI: sqlite:///OUT/mlflow.db, read back through MLflow; `--tensorboard`: OUT/tensorboard."""
+    out = tmp_path / "flags"
+    assert main(["compare", "--models", "mlp", "--epochs", "1", "--no-robustness", "--quiet", "--mlflow",
+                 "--tensorboard", "--out", str(out)]) == 0
+    mlflow.set_tracking_uri(f"sqlite:///{out / 'mlflow.db'}")
+    try:
+        found = mlflow.search_runs(experiment_names=["bakeoff/flags"], output_format="list")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert [r.data.tags["bakeoff.run_id"] for r in found if "bakeoff.run_id" in r.data.tags] == \
+        ["mlp_adam_lr0.001_noaug_seed0"]
+    assert (out / "tensorboard" / "mlp_adam_lr0.001_noaug_seed0").is_dir()
+
+
+@pytest.mark.parametrize("argv, error", [
+    (["--mlflow", "sqlite:///a.db", "--mlflow-uri", "sqlite:///b.db"],
+     "--mlflow sqlite:///a.db and --mlflow-uri sqlite:///b.db name two tracking URIs; give one"),
+    (["--mlflow-uri", ""], "--mlflow-uri needs a tracking URI, e.g. sqlite:///mlflow.db or http://host:5000 "
+                           "(--mlflow alone logs to sqlite:///OUT/mlflow.db)"),
+])
+def test_mlflow_flags_that_disagree_are_one_line(tmp_path, capsys, argv, error):
+    assert main(["compare", "--models", "mlp", *argv, "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip() == f"bakeoff: error: {error}"
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_flag_spellings_are_one_set_of_trackers():
+    from bakeoff.cli import build_parser
+    from bakeoff.commands.training import tracking_flags
+
+    def parsed(*argv):
+        return tracking_flags(build_parser().parse_args(["compare", *argv]))
+
+    assert parsed() == ([], None)
+    assert parsed("--mlflow", "--models", "mlp") == (["mlflow"], None)  # no URI: sqlite:///OUT/mlflow.db
+    assert parsed("--mlflow", "http://host:5000", "--tensorboard") == (["mlflow", "tensorboard"], "http://host:5000")
+    assert parsed("--track", "mlflow,tensorboard", "--mlflow-uri", "sqlite:///x.db") == \
+        (["mlflow", "tensorboard"], "sqlite:///x.db")
+    assert parsed("--track", "tensorboard", "--mlflow=sqlite:///y.db", "--tensorboard") == \
+        (["tensorboard", "mlflow"], "sqlite:///y.db")

@@ -133,11 +133,27 @@ def write_cams(out: Path, ds: Dataset, say: Callable[[str], None] = print) -> Pa
     runs = [r for r in runs if (r.dir / runfolder.CHECKPOINT_FILE).is_file()]
     if not runs:
         return None
+    if cams_are_current(out, runs):
+        return out / runfolder.CAM_FILE
     try:
         return _write_cams(out, ds, runs, say)
     except (BakeoffError, OSError) as e:
         say(f"Grad-CAM not written: {one_line(e, limit=300)}")
         return None
+
+
+def cams_are_current(out: Path, runs: list) -> bool:
+    """Whether OUT/gradcam.npz already explains these runs, in this order, and is newer than each one's
+    checkpoint and predictions (a retrained or recalibrated run is drawn again)."""
+    path = out / runfolder.CAM_FILE
+    try:
+        saved = [str(r) for r in runfolder.read_arrays(path, ("run_ids",))["run_ids"]]
+        written = path.stat().st_mtime_ns
+        newest = max((r.dir / name).stat().st_mtime_ns for r in runs
+                     for name in (runfolder.CHECKPOINT_FILE, runfolder.PREDICTIONS_FILE))
+    except (OSError, KeyError, ValueError):
+        return False
+    return saved == [r.run_id for r in runs] and written > newest
 
 
 def _write_cams(out: Path, ds: Dataset, runs: list, say: Callable[[str], None]) -> Path:

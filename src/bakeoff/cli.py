@@ -106,12 +106,16 @@ def build_parser() -> Parser:
     p.add_argument("--cpus-per-run", type=int, help="ray: CPUs each run reserves (default: all of one node's)")
     p.add_argument("--gpus-per-run", type=float, default=0, help="ray: GPUs each run reserves (default: 0)")
     p.add_argument("--open", action="store_true", help="open OUT/report.html in the web browser at the end")
+    p.add_argument("--mlflow", nargs="?", const="", metavar="URI",
+                   help="also log every run (options, per-epoch and final metrics, checkpoint, report) to MLflow: "
+                        "this tracking URI, or without one a local store beside the comparison, sqlite:///OUT/mlflow.db, "
+                        "which `mlflow ui --backend-store-uri` opens (default: off; pip install -e '.[track]')")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files of every run to OUT/tensorboard (default: off; "
+                        "pip install -e '.[track]')")
     p.add_argument("--track", metavar="mlflow,tensorboard",
-                   help="also log every run (options, per-epoch and final metrics, checkpoint, report) to MLflow "
-                        "and/or TensorBoard event files in OUT/tensorboard (default: off; pip install -e '.[track]')")
-    p.add_argument("--mlflow-uri", metavar="URI",
-                   help="MLflow tracking URI, implies --track mlflow (default: sqlite:///OUT/mlflow.db, "
-                        "which `mlflow ui --backend-store-uri` opens)")
+                   help="the same as --mlflow and/or --tensorboard, as one comma list")
+    p.add_argument("--mlflow-uri", metavar="URI", help="the same as --mlflow URI")
     _add_real_photo_options(p)
 
     p = _sub(sub, "train", "bakeoff train --dataset mnist --data-dir ../shared/datasets --model cnn4 --epochs 3",

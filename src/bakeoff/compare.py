@@ -72,15 +72,18 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
             write_json(out / "grid.json", grid_json)
         elsewhere: list[RunConfig] = []
         executor = executor or LocalExecutor()
-        progress = GridProgress(len(runs), sum(not is_done(c, out / c.run_id) for c in runs), console.print)
+        to_train = sum(not is_done(c, out / c.run_id) for c in runs)
+        progress = GridProgress(len(runs), to_train, console.print)
         with contextlib.ExitStack() as locks:  # each run this process claims stays locked until they are done
             _train(executor, progress.announce(_claim(runs, out, locks, elsewhere, console), runs), data, out, quiet,
                    console, progress)
         # then, holding no lock (two processes waiting on each other's runs must not deadlock):
         _train(executor, progress.announce(_after_waiting(elsewhere, out, console), runs), data, out,
                quiet, console, progress)
-        # Only now: an interrupted compare leaves the earlier grid.json, and the runs it names, to `report`
-        write_json(out / "grid.json", grid_json)
+        # Only now: an interrupted compare leaves the earlier grid.json, and the runs it names, to `report`.
+        # A rerun that trained nothing keeps the record of the compare that did (and the report stays current).
+        if to_train or not _same_grid_json(out / "grid.json", grid_json):
+            write_json(out / "grid.json", grid_json)
         if real_photos is not None:
             from .serve.real_photos import score_comparison
 
@@ -98,9 +101,22 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         elapsed = time.perf_counter() - start
         from .report import build_report  # late: matplotlib loads only when a report is written
 
-        report = build_report(out, dataset=ds)
+        report = build_report(out, dataset=ds, only_if_changed=True)  # kept when nothing it shows changed
     console.print(f"{len(runs)} runs in {elapsed:.1f} s; leaderboard in {out}/leaderboard.csv, report in {report}")
     return rows
+
+
+def _same_grid_json(path: Path, grid_json: dict) -> bool:
+    """Whether grid.json already says all of `grid_json` but its record (command, load, start time)."""
+    import json
+
+    from .runfolder import read_json
+
+    saved = read_json(path)
+    if saved is None:
+        return False
+    now = json.loads(json.dumps(grid_json))  # as it would read back: tuples as lists
+    return {k: v for k, v in saved.items() if k != "record"} == {k: v for k, v in now.items() if k != "record"}
 
 
 def _tuned(runs: list[RunConfig], data: PreparedData, out: Path, console) -> list[RunConfig]:

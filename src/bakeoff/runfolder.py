@@ -207,9 +207,10 @@ def file_safe(name: str) -> str:
 
 def versions() -> dict:
     """What produced a result: bakeoff's, torch's, numpy's and scikit-learn's versions, Python, the machine."""
-    import sklearn
+    from importlib.metadata import version  # not `import sklearn`: 1-3 s, most of a rerun with nothing to train
+
     import torch
 
     return {"bakeoff": __version__, "torch": str(torch.__version__), "numpy": str(np.__version__),
-            "sklearn": sklearn.__version__, "python": platform.python_version(),
+            "sklearn": version("scikit-learn"), "python": platform.python_version(),
             "machine": platform.machine(), "threads": torch.get_num_threads()}

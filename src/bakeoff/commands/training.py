@@ -15,11 +15,12 @@ def cmd_compare(args) -> int:
     from ..api import run_comparison
 
     done = []
+    track, mlflow_uri = tracking_flags(args)
 
     def run_all() -> None:
         done.append(run_comparison(
-            compare_options(args), quiet=args.quiet, robustness=not args.no_robustness, track=args.track,
-            mlflow_uri=args.mlflow_uri, executor=args.executor, ray_address=args.ray_address,
+            compare_options(args), quiet=args.quiet, robustness=not args.no_robustness, track=track,
+            mlflow_uri=mlflow_uri, executor=args.executor, ray_address=args.ray_address,
             cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run, real_photos=args.real_photos,
             class_map=args.class_map, after_grid=lambda grid, rows: _print_leaderboard(grid, rows, args.wide)))
 
@@ -27,6 +28,26 @@ def cmd_compare(args) -> int:
     if status == 0 and args.open:
         open_in_browser(done[0].path / "report.html")
     return status
+
+
+def tracking_flags(args) -> tuple[list[str], str | None]:
+    """--mlflow [URI] and --tensorboard, and their older spellings --track mlflow,tensorboard and --mlflow-uri
+    URI, as the trackers and the MLflow URI `run_comparison` takes (None: sqlite:///OUT/mlflow.db)."""
+    from ..errors import ConfigError
+
+    track = [t.strip() for t in (args.track or "").split(",") if t.strip()]
+    if args.mlflow is not None:
+        track.append("mlflow")
+    if args.tensorboard:
+        track.append("tensorboard")
+    uris = {u for u in (args.mlflow or None, args.mlflow_uri) if u is not None}
+    if args.mlflow_uri == "":
+        raise ConfigError("--mlflow-uri needs a tracking URI, e.g. sqlite:///mlflow.db or http://host:5000 "
+                          "(--mlflow alone logs to sqlite:///OUT/mlflow.db)")
+    if len(uris) > 1:
+        raise ConfigError(f"--mlflow {args.mlflow} and --mlflow-uri {args.mlflow_uri} name two tracking URIs; "
+                          f"give one")
+    return list(dict.fromkeys(track)), next(iter(uris), None)
 
 
 def cmd_train(args) -> int:

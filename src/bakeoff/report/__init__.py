@@ -10,29 +10,52 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .across_datasets import build_cross_dataset_report
+from . import fingerprint
 from .collect import Comparison, collect, reload_dataset
 from ..runlock import disk_errors
-from .document import build_document
-from .figures import plain_text
-from .html import write_html
-from .markdown import write_markdown
+
+# The drawing modules (matplotlib, SciPy, scikit-learn: 2-4 s to import) load only when a report is drawn, so
+# a rerun with nothing to train, whose report is current, returns in seconds.
 
 
-def build_report(out: str | Path, dataset=None) -> Path:
+def __getattr__(name: str):
+    if name == "build_cross_dataset_report":
+        from .across_datasets import build_cross_dataset_report
+
+        return build_cross_dataset_report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def build_report(out: str | Path, dataset=None, only_if_changed: bool = False) -> Path:
     """Write OUT/report.html, OUT/report.md and OUT/figures/*.png; return the HTML path.
 
     `dataset` is the already-loaded Dataset when the caller has it (compare does);
     otherwise it is loaded again from the runs' config for the image grids.
+    `only_if_changed` (compare): keep the report when nothing it is drawn from changed since it was
+    written (fingerprint.py), so a rerun with nothing to train returns in seconds.
     """
     out = Path(out)
+    if only_if_changed and fingerprint.is_current(out, images=True if dataset is not None else None):
+        return out / "report.html"
+    try:
+        fingerprint.forget(out)  # a report that fails half-written is never taken for current
+    except OSError:
+        pass  # OUT is no folder, or read-only: collect, or writing the report below, says so in one line
+    before = fingerprint.fingerprint(out, images=False)  # what this report is drawn from: taken before reading
+    from .document import build_document
+    from .figures import plain_text
+    from .html import write_html
+    from .markdown import write_markdown
+
     cmp = collect(out)
     ds, note = reload_dataset(cmp, dataset)
     with plain_text():  # figures are drawn while the document is built
         doc = build_document(cmp, ds, note)
     with disk_errors(out):  # a read-only OUT: one line, not a traceback
         write_markdown(doc, out / "report.md", out / "figures")
-        return write_html(doc, out / "report.html")
+        path = write_html(doc, out / "report.html")
+        fingerprint.save(out, {**before, "images": not note})
+    return path
 
 
 __all__ = ["Comparison", "build_cross_dataset_report", "build_report", "collect"]

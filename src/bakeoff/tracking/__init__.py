@@ -33,7 +33,7 @@ def tracking_targets(track, mlflow_uri: str | None = None) -> list[str]:
         if name not in TRACKERS:
             raise unknown_choice("tracker", name, TRACKERS)
         if importlib.util.find_spec(TRACKERS[name]) is None:
-            raise ConfigError(f"--track {name} needs the {name} package: pip install -e '.[track]' "
+            raise ConfigError(f"--{name} needs the {name} package: pip install -e '.[track]' "
                               f"(or pip install {'mlflow-skinny' if name == 'mlflow' else 'tensorboard'})")
     return list(dict.fromkeys(names))
 
