@@ -162,14 +162,16 @@ def test_leaderboard_values_and_highlights_match_the_run_files(comparison):
     rows = read_csv(comparison / "leaderboard.csv")
     table = page.tables["leaderboard-table"]
     assert len(table["rows"]) == len(rows) == 2
-    for row, csv_row in zip(table["rows"], rows):
+    for i, (row, csv_row) in enumerate(zip(table["rows"], rows)):
         cells = dict(zip(table["head"], row))
         assert cells["model"]["text"] == csv_row["model"]
         assert cells["val acc (%)"]["text"] == f"{100 * float(csv_row['val_acc']):.2f}"
         mean, std = float(csv_row["test_acc_mean"]), float(csv_row["test_acc_std"])
         assert cells["test acc (%)"]["text"] == f"{100 * mean:.2f} ± {100 * std:.2f}"
         assert float(cells["test acc (%)"]["sort"]) == pytest.approx(mean)
-        assert cells["params"]["text"] == f"{int(csv_row['params']):,}"
+        cost = dict(zip(page.tables["leaderboard-cost"]["head"], page.tables["leaderboard-cost"]["rows"][i]))
+        assert cost["model"]["text"] == csv_row["model"]  # the cost table keeps the leaderboard's order
+        assert cost["params"]["text"] == f"{int(csv_row['params']):,}"
         # The mean over seeds is the mean of the metrics files.
         accs = [json.loads((comparison / f"{csv_row['model']}_adam_lr0.001_noaug_seed{s}" / "metrics.json")
                            .read_text())["test_acc"] for s in (0, 1)]
@@ -177,7 +179,8 @@ def test_leaderboard_values_and_highlights_match_the_run_files(comparison):
     val = page.column("leaderboard-table", "val acc (%)")
     best = max(range(2), key=lambda i: float(val[i]["sort"]))
     assert "best" in val[best]["class"] and "best" not in val[1 - best]["class"]
-    params = page.column("leaderboard-table", "params")
+    assert "params" not in table["head"]  # cost columns have their own table
+    params = page.column("leaderboard-cost", "params")
     smallest = min(range(2), key=lambda i: float(params[i]["sort"]))
     assert "best" in params[smallest]["class"]
 
@@ -391,13 +394,13 @@ def test_report_in_headless_chromium_offline_sortable(comparison, tmp_path):
 
             csv_rows = read_csv(comparison / "leaderboard.csv")
             assert [float(v) for v in column("val acc (%)")] == [float(r["val_acc"]) for r in csv_rows]
-            header = page.locator("#leaderboard-table thead th", has_text="params")
+            header = page.locator("#leaderboard-table thead th", has_text="val acc")
             header.click()
             assert header.get_attribute("aria-sort") == "ascending"
-            ascending = [float(v) for v in column("params")]
-            assert ascending == sorted(float(r["params"]) for r in csv_rows)
+            ascending = [float(v) for v in column("val acc (%)")]
+            assert ascending == sorted(float(r["val_acc"]) for r in csv_rows)
             header.click()
-            assert [float(v) for v in column("params")] == ascending[::-1]
+            assert [float(v) for v in column("val acc (%)")] == ascending[::-1]
             page.locator("#leaderboard-table thead th", has_text="model").click()
             assert column("model") == sorted(r["model"] for r in csv_rows)
             shot = tmp_path / "report.png"

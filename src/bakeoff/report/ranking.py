@@ -1,4 +1,5 @@
-"""Section 2, the leaderboard: one row per configuration, the best value of each column highlighted."""
+"""Section 2, the leaderboard: one row per configuration, the best value of each column highlighted; what each
+configuration cost in a second table beside it."""
 from __future__ import annotations
 
 from ..leaderboard import OPTION_COLUMNS, fmt, shown_columns, validation_resolution
@@ -33,11 +34,18 @@ LEADERBOARD = [
 ]
 
 
-def columns_for(rows: list[dict]) -> list[tuple]:
-    """LEADERBOARD's columns for these rows: the measured-when-asked ones (WHEN_MEASURED)
-    only where some row has them; after `augment`, the options that differ between rows, and the budget where
-    it is not plain epochs."""
-    columns = [c for c in LEADERBOARD if c[0] not in WHEN_MEASURED or any(r.get(c[0]) not in (None, "") for r in rows)]
+# What a run costs: the second table, so the leaderboard itself fits a laptop screen (1,366 px) unscrolled.
+COST = ("params", "mflops", "train_seconds", "seconds_per_epoch", "images_per_s", "train_gflops_per_s",
+        "peak_memory_mb", "infer_ms")
+IDENTITY = ("model", "optimizer", "lr", "augment", "n_seeds")
+
+
+def columns_for(rows: list[dict], part: str = "quality") -> list[tuple]:
+    """The columns of the leaderboard table (`part` 'quality') or of the cost table ('cost') for these rows:
+    the measured-when-asked ones (WHEN_MEASURED) only where some row has them; after `augment`, the options
+    that differ between rows, and the budget where it is not plain epochs."""
+    wanted = [c for c in LEADERBOARD if c[0] in IDENTITY or (c[0] in COST) == (part == "cost")]
+    columns = [c for c in wanted if c[0] not in WHEN_MEASURED or any(r.get(c[0]) not in (None, "") for r in rows)]
     at = [c[0] for c in columns].index("augment") + 1
     options = [(k, k.replace("_", " "), None) for k in OPTION_COLUMNS if any(k in r for r in rows)]
     if "budget" in shown_columns(rows, ["budget"]):
@@ -54,7 +62,20 @@ def leaderboard(cmp: Comparison) -> Section:
     """The leaderboard table (sortable in the page), what its numbers mean, and the runs that failed."""
     rows = cmp.rows
     finished = [r for r in rows if r.get("n_seeds", 0) > 0]
-    columns = columns_for(finished)
+    blocks = [_table(rows, finished, columns_for(finished), "leaderboard-table",
+                     "Click a column header to sort; the best value of each column is highlighted. What each "
+                     "configuration cost is in the next table."),
+              _table(rows, finished, columns_for(finished, "cost"), "leaderboard-cost",
+                     "What each configuration cost, in the leaderboard's order: size, compute, time and memory.")]
+    notes = ["Rows are configurations (model, optimizer, learning rate, augmentation and any other option that "
+             "differs); the numbers are means over their seeds (and folds, under --folds). Sorted by validation "
+             "accuracy: the test set is for reporting, not for choosing."]
+    blocks += _notes(cmp, finished, notes)
+    return Section("leaderboard", "Leaderboard", blocks)
+
+
+def _table(rows: list[dict], finished: list[dict], columns: list[tuple], id: str, caption: str) -> Table:
+    """One sortable table of the rows, the best value of each column (among finished rows) highlighted."""
     best = {}
     for key, _, better in columns:
         values = [r[key] for r in finished if r.get(key) is not None]
@@ -74,10 +95,12 @@ def leaderboard(cmp: Comparison) -> Section:
             sort = v if isinstance(v, (int, float)) and not isinstance(v, bool) else str(text)
             cells.append(Cell(text, sort, key in best and v == best[key]))
         table_rows.append(cells)
-    blocks = [Table([h for _, h, _ in columns], table_rows, id="leaderboard-table", sortable=True,
-                    caption="Click a column header to sort; the best value of each column is highlighted.")]
-    notes = ["Rows are configurations (model, optimizer, learning rate, augmentation and any other option that "
-             "differs); the numbers are means over their seeds (and folds, under --folds). Sorted by validation accuracy: the test set is for reporting, not for choosing."]
+    return Table([h for _, h, _ in columns], table_rows, id=id, sortable=True, caption=caption)
+
+
+def _notes(cmp: Comparison, finished: list[dict], notes: list[str]) -> list:
+    """What the numbers mean, and warnings: validation too small, run folders left out, failed runs."""
+    blocks = []
     if finished and all(r["n_seeds"] < 2 for r in finished):
         notes.append("One seed per configuration, so test accuracy has no ± std (a spread needs two or more seeds; "
                      "run with --seeds 0,1,2 to see how much retraining moves the numbers).")
@@ -95,7 +118,7 @@ def leaderboard(cmp: Comparison) -> Section:
                            "warn"))
     if cmp.failed_runs:
         blocks.append(failed_runs(cmp))
-    return Section("leaderboard", "Leaderboard", blocks)
+    return blocks
 
 
 def failed_runs(cmp: Comparison) -> Table:
