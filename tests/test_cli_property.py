@@ -99,7 +99,7 @@ def places(tmp_path_factory):
 def stub_report(mp) -> None:
     import bakeoff.report
 
-    mp.setattr(bakeoff.report, "build_report", lambda out, dataset=None: Path(out) / "report.html")
+    mp.setattr(bakeoff.report, "build_report", lambda out, *args, **kwargs: Path(out) / "report.html")
 
 
 @pytest.fixture
@@ -146,7 +146,9 @@ def test_the_tables_hold_values_both_inside_and_outside_each_domain():
 
 @pytest.mark.parametrize("bad", [["--seeds", "-1"], ["--seeds", str(2**64)], ["--seeds", str(2**70)],
                                  ["--momentum", "-1"], ["--momentum", "nan"], ["--lrs", "nan"],
-                                 ["--epochs", "0"], ["--val-fraction", "inf"], ["--dataset", "folder:/no/such"]])
+                                 ["--epochs", "0"], ["--epochs", str(2**64)],  # 2**64 epochs trained "forever"
+                                 ["--batch-size", str(2**64)], ["--val-fraction", "inf"],
+                                 ["--dataset", "folder:/no/such"]])
 def test_each_flag_just_outside_its_domain_is_one_line_exit_2(bad, places, capsys):
     assert exits_cleanly(["compare", *FIXED, *bad, "--out", places["out"]], capsys) == 2
 
@@ -155,3 +157,10 @@ def test_each_flag_just_outside_its_domain_is_one_line_exit_2(bad, places, capsy
 def test_an_out_that_cannot_be_a_folder_is_one_line_exit_2(out, places, capsys):
     assert exits_cleanly(["train", "--epochs", "1", "--train-subset", "30", "--quiet", "--out", places[out]],
                          capsys) == 2
+
+
+def test_a_learning_rate_that_breaks_the_weights_at_once_is_a_failed_run_not_a_traceback(places, no_report, capsys):
+    # 2**64: the first step makes the weights NaN, so no epoch has a finite validation loss to keep
+    out = Path(places["out"]) / "huge-lr"
+    assert exits_cleanly(["compare", *FIXED, "--lrs", str(2**64), "--out", str(out)], capsys) == 0
+    assert "validation loss was never finite" in (out / "leaderboard.csv").read_text()

@@ -46,8 +46,8 @@ def test_npz_labels_out_of_type_or_range_are_one_line(tmp_path, labels, expected
     assert expected in one_line_error(lambda: load_arrays(path))
 
 
-def test_npz_whole_float_labels_are_read_as_classes(tmp_path):
-    ds = load_arrays(npz_with_labels(tmp_path, np.array([0.0, 1.0, 1.0])))
+def test_npz_integer_labels_of_any_width_are_read_as_classes(tmp_path):
+    ds = load_arrays(npz_with_labels(tmp_path, np.array([0, 1, 1], np.uint64)))
     assert ds.y_train.tolist() == [0, 1, 1] and ds.num_classes == 2
 
 
@@ -74,6 +74,7 @@ def cifar_batch(labels, n=2):
     ({"test_batch": cifar_batch([0.5, 1])}, "label 0.5 is not an integer"),  # truncated to 0 before
     ({"test_batch": cifar_batch([2**70, 1])}, f"at most {MAX_CLASSES:,} classes"),
     ({"test_batch": cifar_batch(np.array([0.5, 1.0]))}, "not a whole number"),
+    ({"test_batch": cifar_batch(np.array([0.0, 1.0]))}, "labels are float64; expected integers"),
     ({"test_batch": cifar_batch("01")}, "labels must be a list of integers"),
     ({"test_batch": cifar_batch([], n=0)}, "holds no images"),
     ({f"data_batch_{i}": cifar_batch([], n=0) for i in range(1, 6)}, "training batches hold no images"),

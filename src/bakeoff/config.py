@@ -82,7 +82,8 @@ class RunConfig:
         if self.recipe not in RECIPES:
             raise unknown_choice("recipe", self.recipe, RECIPES)
         _check(self.lr > 0, f"--lr must be positive, got {self.lr}")
-        _check(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
+        _check(1 <= self.epochs <= MAX_EPOCHS, f"--epochs must be in 1..{MAX_EPOCHS:,}, got {self.epochs}")
+        _check(self.batch_size <= MAX_BATCH, f"--batch-size must be at most {MAX_BATCH:,}, got {self.batch_size}")
         _check(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         _check(0 <= self.val_fraction < 1, f"--val-fraction must be in [0, 1), got {self.val_fraction}")
         _check(0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
@@ -195,6 +196,8 @@ class RunConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+MAX_EPOCHS = 100_000  # 2**64 epochs was accepted and trained "forever"; papers train for hundreds
+MAX_BATCH = 1 << 20  # images per step; beyond any dataset bakeoff holds in memory
 MAX_SEED = 2 ** 32 - 1  # numpy's and torch's generators both take it; larger seeds would wrap or fail mid-run
 _KIND_WORDS = {"int": "a whole number", "float": "a finite number", "bool": "true or false", "str": "text"}
 

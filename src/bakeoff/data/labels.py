@@ -14,13 +14,13 @@ MAX_CLASSES = 100_000  # ImageNet-21k has 21,841; a 512-wide head for 100,000 cl
 
 
 def as_labels(values, what: str) -> np.ndarray:
-    """int64 (N,) labels from an array or a list of whole numbers in 0..MAX_CLASSES-1; `what` names them."""
+    """int64 (N,) labels from an integer array or a list of ints in 0..MAX_CLASSES-1; `what` names them."""
     y = values if isinstance(values, np.ndarray) else _from_sequence(values, what)
-    if y.dtype.kind == "f":
+    if y.dtype.kind == "f":  # named when it is a fraction: truncating it would pick a class silently
         bad = ~np.isfinite(y) | (y != np.rint(y))
         if bad.any():
             raise DatasetError(f"{what}: label {y[bad][0]!r} is not a whole number; expected integers 0..K-1")
-    elif y.dtype.kind not in "iu":
+    if y.dtype.kind not in "iu":
         raise DatasetError(f"{what}: labels are {y.dtype}; expected integers 0..K-1")
     if y.size:
         lo, hi = y.min(), y.max()  # in the labels' own dtype: uint64 2**64-1 stays itself

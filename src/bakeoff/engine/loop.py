@@ -198,6 +198,8 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
         if on_epoch is not None:
             on_epoch(before + st.history)
         interrupt.check()  # a signal during validation stops here, with this epoch saved
+    if st.best_weights is None:  # the weights broke in the last step of every epoch: no epoch is worth keeping
+        raise Diverged("validation loss was never finite (try a lower --lr)")
     model.load_state_dict(st.best_weights)
     images = len(train) * len(st.history)
     return FitResult(before + st.history, len(before) + st.best_epoch, st.stopped_early,
