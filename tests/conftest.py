@@ -27,3 +27,26 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def start():
+    """Start `bakeoff ...` as a real process (stdout and stderr piped, text); any still running at the end of
+    the test is woken (a test may have stopped it with SIGSTOP) and killed."""
+    import signal
+    import subprocess
+    import sys
+
+    procs = []
+
+    def _start(args, cwd):
+        procs.append(subprocess.Popen([sys.executable, "-m", "bakeoff", *args], cwd=cwd, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+        return procs[-1]
+
+    yield _start
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGCONT)
+            p.kill()
+            p.wait()

@@ -73,3 +73,21 @@ def digit_photo(index: int = 0) -> bytes:
     buf = io.BytesIO()
     page.save(buf, "PNG")
     return buf.getvalue()
+
+
+def untrained_mlp_run(run: Path, img_size: int, classes: list[str], mean: float, std: float,
+                      dataset: str, metrics: dict | None = None) -> Path:
+    """A run folder holding a grayscale MLP checkpoint with random weights (seed 0): for tests about files,
+    memory and the server, not accuracy."""
+    import torch
+
+    from bakeoff.models import create_model
+    from bakeoff.models.checkpoint import save_checkpoint
+
+    kwargs = {"num_classes": len(classes), "in_chans": 1, "img_size": img_size}
+    pre = {"dataset": dataset, "in_chans": 1, "img_size": img_size, "mean": [mean], "std": [std],
+           "background": "dark", "object_fill": 1.0}
+    torch.manual_seed(0)
+    save_checkpoint(run / "best.pt", create_model("mlp", **kwargs), model_name="mlp", model_kwargs=kwargs,
+                    classes=classes, preprocessing=pre, config={}, metrics=metrics or {})
+    return run

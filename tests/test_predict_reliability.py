@@ -5,31 +5,20 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import bakeoff.commands.serving as serving
 import bakeoff.serve.photos as photos
 from bakeoff.cli import main
-from bakeoff.models import create_model
-from bakeoff.models.checkpoint import save_checkpoint
 from bakeoff.serve.photos import unique_names
 from bakeoff.serve.predictor import Predictor
-from serve_fixtures import shape_photo
-
-KWARGS = {"num_classes": 3, "in_chans": 1, "img_size": 28}
-PRE = {"dataset": "shapes", "in_chans": 1, "img_size": 28, "mean": [0.2], "std": [0.3], "background": "dark",
-       "object_fill": 1.0}
-
+from serve_fixtures import shape_photo, untrained_mlp_run
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A 28x28 MLP checkpoint (random weights: these tests are about files and memory, not accuracy)."""
-    run = tmp_path_factory.mktemp("pred") / "run"
-    torch.manual_seed(0)
-    save_checkpoint(run / "best.pt", create_model("mlp", **KWARGS), model_name="mlp", model_kwargs=KWARGS,
-                    classes=["tall", "wide", "square"], preprocessing=PRE, config={}, metrics={})
-    return run
+    return untrained_mlp_run(tmp_path_factory.mktemp("pred") / "run", 28, ["tall", "wide", "square"], 0.2, 0.3,
+                             "shapes")
 
 
 def run_cli(capsys, *args):

@@ -4,8 +4,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -15,23 +13,6 @@ from bakeoff.cli import main
 # Slow enough per epoch (about 0.2 s) to be caught mid-run, still a few seconds in all.
 TRAIN = ["train", "--model", "cnn4", "--batch-size", "16", "--epochs", "4", "--augment", "--quiet"]
 RUN_ID = "cnn4_adam_lr0.001_aug_seed0"
-
-
-@pytest.fixture
-def start():
-    """Start `bakeoff ...` as a real process; any still running at the end of the test is killed."""
-    procs = []
-
-    def _start(args, cwd):
-        procs.append(subprocess.Popen([sys.executable, "-m", "bakeoff", *args], cwd=cwd, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
-        return procs[-1]
-
-    yield _start
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
 
 
 def wait_for_epochs(run_dir, n, proc, timeout=300):

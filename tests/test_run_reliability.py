@@ -7,8 +7,6 @@ never trusted, and never a traceback in compare or report.
 """
 import json
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,24 +19,6 @@ from bakeoff.runmatch import normalized, same_run
 
 RUN_ID = "mlp_adam_lr0.001_noaug_seed0"
 QUICK = ["--models", "mlp", "--train-subset", "200", "--batch-size", "32", "--no-robustness"]
-
-
-@pytest.fixture
-def start():
-    """`bakeoff ...` as a real process with stderr read line by line; any left running is killed at the end."""
-    procs = []
-
-    def _start(args, cwd):
-        procs.append(subprocess.Popen([sys.executable, "-m", "bakeoff", *args], cwd=cwd, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
-        return procs[-1]
-
-    yield _start
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGCONT)
-            p.kill()
-            p.wait()
 
 
 def hold_the_run_stopped(start, tmp_path, out, epochs: int):

@@ -14,21 +14,17 @@ import urllib.request
 import anyio
 import httpx
 import pytest
-import torch
 from fastapi import HTTPException, Request
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
 from bakeoff.cli import main
-from bakeoff.models import create_model
-from bakeoff.models.checkpoint import save_checkpoint
 from bakeoff.serve.app import create_app, read_image
 from bakeoff.serve.budget import MemoryBudget
 from bakeoff.serve.decode import decode_bytes, open_photo
 from bakeoff.serve.predictor import Predictor
-from serve_fixtures import digit_photo
+from serve_fixtures import digit_photo, untrained_mlp_run
 
-KWARGS = {"num_classes": 10, "in_chans": 1, "img_size": 8}
 PRE = {"dataset": "digits", "in_chans": 1, "img_size": 8, "mean": [0.3], "std": [0.4], "background": "dark",
        "object_fill": 1.0}
 
@@ -36,11 +32,8 @@ PRE = {"dataset": "digits", "in_chans": 1, "img_size": 8, "mean": [0.3], "std": 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A run folder with a digits MLP checkpoint (random weights: these tests are about the server)."""
-    run = tmp_path_factory.mktemp("srv") / "mlp_run"
-    torch.manual_seed(0)
-    save_checkpoint(run / "best.pt", create_model("mlp", **KWARGS), model_name="mlp", model_kwargs=KWARGS,
-                    classes=[str(k) for k in range(10)], preprocessing=PRE, config={}, metrics={"test_acc": 0.5})
-    return run
+    return untrained_mlp_run(tmp_path_factory.mktemp("srv") / "mlp_run", 8, [str(k) for k in range(10)], 0.3, 0.4,
+                             "digits", metrics={"test_acc": 0.5})
 
 
 @pytest.fixture(scope="module")
