@@ -48,7 +48,7 @@ BAD_INPUTS = {
     "unknown optimizer": (["train", "--optimizer", "adamax"], ["'adamax'", "adadelta, adam, adamw, rmsprop, sgd"]),
     "unknown schedule": (["train", "--schedule", "step"], ["'step'", "cosine, none, onecycle"]),
     "bad lr list": (["compare", "--lrs", "1e-3,fast"], ["lr", "expected a number", "'fast'"]),
-    "negative epochs": (["train", "--epochs", "0"], ["--epochs", "at least 1", "0"]),
+    "negative epochs": (["train", "--epochs", "0"], ["--epochs", "1..100,000", "got 0"]),
     "unknown flag": (["compare", "--modles", "mlp"], ["--modles"]),
     "missing checkpoint": (["evaluate", "nowhere/best.pt"], ["nowhere/best.pt"]),
     "subset too large": (["train", "--train-subset", "99999"], ["--train-subset", "1 and 1437", "99999"]),

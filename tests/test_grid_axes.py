@@ -61,7 +61,7 @@ def test_grid_file_values_are_read_as_users_mean_them(tmp_path):
     ("epochs: [[1, 2]]\n", "nested"),
     ("lrs: [nan]\n", "finite"),
     ("val_fraction: [0.1, 0.2]\n", "one value"),
-    ("dataset: [digits, mnist]\n", "one value"),
+    ("train_subset: [100, 200]\n", "one value"),  # a list of datasets is valid: a comparison per dataset
     ("bogus: 1\n", "unknown"),
     ("seeds: [-1]\n", "0.."),
     ("momentum: 1.5\n", "momentum"),
