@@ -311,8 +311,9 @@ class GridConfig:
                 self.models, self.optimizers, self.lrs, self.augment, self.seeds, *(self.axes[a] for a in names)):
             options = self._options_for(model, {**self.base, **dict(zip(names, values))})
             for fold in range(folds or 1):
+                named = [a for a in varying if a in options and a in AXIS_TAGS]  # swept, and used by this model
                 cfg = RunConfig(**options, model=model, optimizer=opt, lr=float(lr), augment=bool(aug),
-                                seed=int(seed), fold=fold, name_axes=[a for a in varying if a in options and a in AXIS_TAGS])
+                                seed=int(seed), fold=fold, name_axes=named)
                 earlier = seen.get(cfg.run_id)
                 if earlier is None:
                     seen[cfg.run_id] = cfg

@@ -83,7 +83,8 @@ def _grid(options: dict, default_models: list[str] | None = None) -> tuple[GridC
 
 def _recipe_defaults(options: dict) -> dict:
     """What the chosen recipe sets for the chosen dataset; a single --lr/--seed etc. becomes a grid axis."""
-    preset = recipe_options(str(options.get("recipe", RunConfig.recipe)), str(options.get("dataset", RunConfig.dataset)))
+    recipe, dataset = options.get("recipe", RunConfig.recipe), options.get("dataset", RunConfig.dataset)
+    preset = recipe_options(str(recipe), str(dataset))
     for single, axis in (("optimizer", "optimizers"), ("lr", "lrs"), ("augment", "augment")):
         if single in preset:
             value = preset.pop(single)

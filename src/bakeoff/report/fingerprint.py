@@ -10,7 +10,6 @@ always rebuild.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .. import runfolder
