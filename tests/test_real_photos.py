@@ -82,6 +82,8 @@ def test_compare_scores_real_photos_and_refuses_a_bad_folder_before_training(sha
         assert main([*args, "--out", str(tmp_path / "b"), "--real-photos", str(bad)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and named in err
+        if named == "nowhere":
+            assert not (tmp_path / "b").exists()  # a path that is not there is refused before OUT is made
     assert main([*args, "--out", str(tmp_path / "b"), "--real-photos", str(photos), "--class-map", "TALL=round"]) == 2
     err = capsys.readouterr().err
     assert "'round'" in err and "square" in err

@@ -10,6 +10,7 @@ from rich.console import Console
 from .config import GridConfig, RunConfig
 from .data import load_dataset, train_val_split
 from .leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
+from .errors import ConfigError
 from .executors import LocalExecutor
 from .grid_progress import GridProgress
 from .record import comparison_record
@@ -50,6 +51,8 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
     for cfg in runs:
         check_sources(cfg)  # and the files they name
     first = runs[0]
+    if real_photos is not None and not Path(real_photos).expanduser().is_dir():  # before OUT is made
+        raise ConfigError(f"--real-photos: {real_photos} is not a folder (give a folder of class folders of photos)")
     with disk_errors(out):
         out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
