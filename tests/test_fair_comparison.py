@@ -45,7 +45,8 @@ def test_too_few_folds_for_a_class_is_one_line(tmp_path, capsys):
 
 
 def test_a_time_budget_sizes_the_schedule_to_the_epochs_that_fit(tmp_path, monkeypatch):
-    planned = budget.BudgetPlan(seconds=100.0, epochs=3, epoch_seconds=1.0, probe_seconds=0.0)
+    # digits: 1,295 training images, 11 steps of 64 an epoch (batch 128: 11); 25 steps = 2 epochs and 3 steps
+    planned = budget.BudgetPlan(seconds=100.0, epochs=3, steps=25, epoch_seconds=1.0, probe_seconds=0.0)
     monkeypatch.setattr(loop, "plan_epochs", lambda *a, **k: planned)  # the clock is not what is tested here
     out = tmp_path / "cmp"
     assert main(["compare", "--models", "mlp", "--time-budget", "100s", "--schedule", "onecycle", "--epochs", "40",
@@ -55,13 +56,39 @@ def test_a_time_budget_sizes_the_schedule_to_the_epochs_that_fit(tmp_path, monke
     lrs = [float(line.split(",")[5]) for line in (out / "mlp_adam_lr0.001_noaug_seed0" / "history.csv")
            .read_text().splitlines()[1:]]
     assert lrs[0] < lrs[1]  # one-cycle warms up over the 3 planned epochs, not the 40 asked for
+    # and ends on the 25th step: a third epoch run whole would step one-cycle past its end, which raises
     assert "time 100 s" in (out / "leaderboard.csv").read_text()
 
 
 def test_a_run_that_falls_behind_its_budget_stops_on_time():
-    plan = budget.BudgetPlan(seconds=10.0, epochs=20, epoch_seconds=0.5, probe_seconds=1.0)
+    plan = budget.BudgetPlan(seconds=10.0, epochs=20, steps=200, epoch_seconds=0.5, probe_seconds=1.0)
     assert not loop._over_budget(plan, [{"seconds": 2.0}] * 3)  # 1 + 6 + 2 fits in 10 (and 5% more)
     assert loop._over_budget(plan, [{"seconds": 2.0}] * 4)  # 1 + 8 + 2 would not
+    assert not loop._over_budget(plan, [{"seconds": 2.0}] * 4, share=0.5)  # 1 + 8 + 1: a half epoch fits
+
+
+def test_a_budget_is_planned_in_steps_with_a_partial_last_epoch(monkeypatch):
+    from bakeoff.config import RunConfig
+    from bakeoff.engine.loop import Split
+    from bakeoff.engine.objectives import Classification
+
+    monkeypatch.setattr(budget.time, "perf_counter", lambda: 0.0)  # the probe itself costs nothing here
+    times = {"train": 0.1, "eval": 0.05}  # seconds per training step, per validation pass of 1,000 images
+
+    def fake_run_epoch(model, split, batch_size, **kw):
+        return loop.EpochResult(0.0, 0.0, times["train"] * -(-len(split) // batch_size))
+
+    def fake_evaluate(model, split, device, precision, **kw):
+        return loop.EpochResult(0.0, 0.0, times["eval"] * len(split) / 1000)
+
+    monkeypatch.setattr(loop, "run_epoch", fake_run_epoch)
+    monkeypatch.setattr(loop, "evaluate", fake_evaluate)
+    train = Split(torch.zeros(1000, 1, 2, 2), torch.zeros(1000, dtype=torch.long))  # 10 steps of 100
+    val = Split(torch.zeros(1000, 1, 2, 2), torch.zeros(1000, dtype=torch.long))
+    cfg = RunConfig(model="mlp", batch_size=100)
+    plan = budget.plan_epochs(torch.nn.Linear(4, 2), train, val, cfg, "cpu", "fp32", Classification(), 3.62)
+    # an epoch: 10 x 0.1 + 0.05 = 1.05 s; 3 whole = 3.15 s; 0.47 s left less a validation pass: 4 steps more
+    assert (plan.steps, plan.epochs) == (34, 4)
 
 
 @pytest.mark.parametrize("value", ["0", "-5s", "abc", "2 weeks", "nan"])

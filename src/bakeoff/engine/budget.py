@@ -1,8 +1,8 @@
 """--time-budget: every run gets the same training wall-clock, its epochs sized from its measured speed.
 
 A 29 M-parameter CNN and a 70 k one trained for the same number of epochs get very different amounts of
-compute; given the same seconds instead, each trains as many epochs as fit, and its schedule (one-cycle,
-cosine) spans exactly those. The speed is measured on a copy of the model just before training, so the
+compute; given the same seconds instead, each trains as many steps as fit (the last epoch cut short where
+the time ends part-way through it), and its schedule (one-cycle, cosine) spans exactly those. The speed is measured on a copy of the model just before training, so the
 copy's steps do not change the run's weights or its random streams.
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ PROBE_EVAL_IMAGES = 1024  # validation images timed to estimate a validation pas
 @dataclass
 class BudgetPlan:
     seconds: float  # the budget this stage trains within
-    epochs: int  # epochs that fit: whole epochs of training plus validation, at least one
+    epochs: int  # epochs that fit, the last one possibly partial; at least one whole
+    steps: int  # training steps in all: the schedule spans exactly these
     epoch_seconds: float  # the estimate they were sized with
     probe_seconds: float  # what measuring cost (counted against the budget)
 
@@ -63,10 +64,15 @@ def _measure(model, train, val, cfg, device, precision, objective, seconds: floa
     validate()
     step_seconds = run_epoch(probe, timed, batch_size=bs, **common).seconds / math.ceil(len(timed) / bs)
     eval_seconds = validate() * len(val) / len(sample) if sample else 0.0
-    epoch_seconds = math.ceil(len(train) / bs) * step_seconds + eval_seconds
+    per_epoch = math.ceil(len(train) / bs)
+    epoch_seconds = per_epoch * step_seconds + eval_seconds
     probe_seconds = time.perf_counter() - start
-    epochs = max(1, int((seconds - probe_seconds) // max(epoch_seconds, 1e-9)))
-    return BudgetPlan(seconds, epochs, epoch_seconds, probe_seconds)
+    available = seconds - probe_seconds
+    whole = int(available // max(epoch_seconds, 1e-9))
+    # what is left buys part of one more epoch, which still ends with a validation pass
+    extra = int(max(0.0, available - whole * epoch_seconds - eval_seconds) // max(step_seconds, 1e-9))
+    steps = max(per_epoch, whole * per_epoch + min(extra, per_epoch - 1))
+    return BudgetPlan(seconds, math.ceil(steps / per_epoch), steps, epoch_seconds, probe_seconds)
 
 
 def stage_budget(seconds: float | None, stages: int) -> float | None:

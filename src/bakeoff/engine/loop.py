@@ -53,11 +53,12 @@ class EpochResult:
 def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.device, precision: str,
               optimizer: torch.optim.Optimizer | None = None, schedule=None, augment: Augment | None = None,
               objective=None, gen: torch.Generator | None = None, collect: bool = False,
-              progress: EpochProgress | None = None, tta: bool = False) -> EpochResult:
+              progress: EpochProgress | None = None, tta: bool = False, max_steps: int | None = None) -> EpochResult:
     """One pass over `split`: trains when an optimizer is given, else evaluates.
 
     `objective`: what is minimised (default: cross-entropy against the labels, engine/objectives.py).
     `tta` (evaluation only): average the logits of each image and its mirror image.
+    `max_steps`: stop after this many steps (the last, partial epoch of a --time-budget plan).
 
     Under torchrun (training only) each rank takes its slice of every global batch of `batch_size`.
     """
@@ -75,6 +76,8 @@ def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.
     world = distributed.rank_world()[1] if training else 1
     if world > 1 and 0 < n % batch_size < world:
         steps -= 1  # a last batch smaller than the number of ranks would leave a rank with nothing to do
+    if max_steps is not None:
+        steps = min(steps, max_steps)
     with torch.set_grad_enabled(training):
         for step in range(steps):
             idx = order[step * batch_size:(step + 1) * batch_size]
@@ -151,7 +154,8 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     optimizer = build_optimizer(model.parameters() if params is None else params, cfg)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     net = _data_parallel(model)  # the model itself outside torchrun
-    schedule = build_schedule(optimizer, cfg, steps_per_epoch)
+    total_steps = plan.steps if plan else None  # a budget's last epoch may be partial
+    schedule = build_schedule(optimizer, cfg, steps_per_epoch, total_steps)
     augment = Augment(train.x.shape[-1], flip=flip_suits(cfg.dataset), seed=cfg.seed) if cfg.augment else None
     photo = PhotoAugment(float(train.x.amin()), cfg.seed) if cfg.photo_augment and train.x.dim() == 4 else None
     gen = torch.Generator().manual_seed(cfg.seed)  # data order
@@ -166,14 +170,17 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     before = list(history_before)
     tta = uses_tta(cfg.tta, cfg.dataset) and objective.classifies
     progress = EpochProgress(quiet=quiet, label=f"{cfg.run_id} {stage}".strip())
-    while st.epoch < cfg.epochs and not st.stopped_early and not _over_budget(plan, st.history):
+    while st.epoch < cfg.epochs and not st.stopped_early and not _over_budget(plan, st.history,
+                                                                              _share(total_steps, st.epoch,
+                                                                                     steps_per_epoch)):
         epoch = st.epoch + 1
         lr = optimizer.param_groups[0]["lr"]
         progress.start(epoch, cfg.epochs, steps_per_epoch)
         try:
             tr = run_epoch(net, train, batch_size=cfg.batch_size, device=device, precision=precision,
                            optimizer=optimizer, schedule=schedule, augment=augment, objective=objective, gen=gen,
-                           progress=progress)
+                           progress=progress,
+                           max_steps=None if total_steps is None else total_steps - (epoch - 1) * steps_per_epoch)
         finally:
             progress.stop()
         va = None
@@ -202,18 +209,27 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
         raise Diverged("validation loss was never finite (try a lower --lr)")
     model.load_state_dict(st.best_weights)
     images = len(train) * len(st.history)
+    if total_steps is not None:  # the last epoch may have stopped part-way
+        images = min(images, total_steps * cfg.batch_size)
     return FitResult(before + st.history, len(before) + st.best_epoch, st.stopped_early,
                      images / max(st.train_seconds, 1e-9), resumed_from, images, st.train_seconds,
                      budget_epochs=plan.epochs if plan else None)
 
 
-def _over_budget(plan, history: list[dict]) -> bool:
-    """Under --time-budget, whether another epoch (as long as the slowest so far) would overrun it: a machine
-    that slows down mid-run ends the run on time rather than late."""
+def _over_budget(plan, history: list[dict], share: float = 1.0) -> bool:
+    """Under --time-budget, whether the next epoch (`share` of a whole one, as slow as the slowest so far)
+    would overrun it: a machine that slows down mid-run ends the run on time rather than late."""
     if plan is None or not history:
         return False
     spent = plan.probe_seconds + sum(r["seconds"] for r in history)
-    return spent + max(r["seconds"] for r in history) > plan.seconds * 1.05
+    return spent + share * max(r["seconds"] for r in history) > plan.seconds * 1.05
+
+
+def _share(total_steps: int | None, epochs_done: int, steps_per_epoch: int) -> float:
+    """The part of a whole epoch the next one is: 1, or less for a budget's last, partial epoch."""
+    if total_steps is None:
+        return 1.0
+    return min(1.0, max(0, total_steps - epochs_done * steps_per_epoch) / steps_per_epoch)
 
 
 def _data_parallel(model: nn.Module) -> nn.Module:

@@ -28,9 +28,10 @@ def build_optimizer(params, cfg: RunConfig) -> torch.optim.Optimizer:
     raise AssertionError(f"unvalidated optimizer {cfg.optimizer}")
 
 
-def build_schedule(opt: torch.optim.Optimizer, cfg: RunConfig, steps_per_epoch: int):
-    """A per-step schedule, or None. Stepped after every optimizer step."""
-    total = cfg.epochs * steps_per_epoch
+def build_schedule(opt: torch.optim.Optimizer, cfg: RunConfig, steps_per_epoch: int, total_steps: int | None = None):
+    """A per-step schedule over `total_steps` (default: every step of cfg.epochs), or None. Stepped after every
+    optimizer step."""
+    total = total_steps or cfg.epochs * steps_per_epoch
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
     if cfg.schedule == "onecycle":
