@@ -30,18 +30,18 @@ def read_value(name: str, kind: str, value, optional: bool):
         raise ConfigError(f"{shown}: a value is needed here, got nothing")
     if isinstance(value, (list, tuple, dict, set)):
         raise ConfigError(f"{shown}: expected one {_kind_words(kind)}, got a {type(value).__name__} "
-                          f"({_short(value)})")
+                          f"({short_repr(value)})")
     if kind == "bool":
         return _read_bool(shown, value)
     if kind == "str":
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ConfigError(f"{shown}: expected text, got {_short(value)}")
+            raise ConfigError(f"{shown}: expected text, got {short_repr(value)}")
         return str(value)
     number = _read_number(shown, value)
     if kind == "float":
         return number
     if number != int(number):
-        raise ConfigError(f"{shown}: expected a whole number, got {_short(value)}")
+        raise ConfigError(f"{shown}: expected a whole number, got {short_repr(value)}")
     return int(number)
 
 
@@ -54,10 +54,10 @@ def read_time_budget(value) -> float | None:
     else:
         match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([a-z]*)\s*", str(value))
         if not match or match.group(2) not in BUDGET_UNITS:
-            raise ConfigError(f"--time-budget: expected a duration such as 60s, 5m or 1h, got {_short(value)}")
+            raise ConfigError(f"--time-budget: expected a duration such as 60s, 5m or 1h, got {short_repr(value)}")
         seconds = _read_number("--time-budget", match.group(1)) * BUDGET_UNITS[match.group(2)]
     if not 0 < seconds <= 7 * 86400:
-        raise ConfigError(f"--time-budget must be more than 0 s and at most a week, got {_short(value)}")
+        raise ConfigError(f"--time-budget must be more than 0 s and at most a week, got {short_repr(value)}")
     return seconds
 
 
@@ -65,16 +65,16 @@ def _read_number(shown: str, value) -> float:
     if isinstance(value, bool):
         raise ConfigError(f"{shown}: expected a number, got {value}")
     if isinstance(value, int) and abs(value) >= 2 ** 63:
-        raise ConfigError(f"{shown}: {_short(value)} is out of range")
+        raise ConfigError(f"{shown}: {short_repr(value)} is out of range")
     if isinstance(value, (int, float)):
         number = float(value)
     else:
         try:
             number = float(str(value).strip().replace("_", ""))
         except ValueError:
-            raise ConfigError(f"{shown}: expected a number, got {_short(value)}") from None
+            raise ConfigError(f"{shown}: expected a number, got {short_repr(value)}") from None
     if not math.isfinite(number):
-        raise ConfigError(f"{shown}: expected a finite number, got {_short(value)}")
+        raise ConfigError(f"{shown}: expected a finite number, got {short_repr(value)}")
     return number
 
 
@@ -86,14 +86,14 @@ def _read_bool(shown: str, value) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ConfigError(f"{shown}: expected true or false, got {_short(value)}")
+    raise ConfigError(f"{shown}: expected true or false, got {short_repr(value)}")
 
 
 def _kind_words(kind: str) -> str:
     return {"int": "whole number", "float": "number", "bool": "true/false", "str": "text value"}[kind]
 
 
-def _short(value) -> str:
+def short_repr(value) -> str:
     """A value for an error message, never long (a grid file may hold anything)."""
     text = _REPR.repr(value)  # bounded depth and length: nested YAML aliases must not expand here
     return text if len(text) <= 60 else text[:57] + "..."

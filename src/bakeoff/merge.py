@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import runfolder
 from .config import AXIS_TAGS, GRID_AXES, RunConfig
+from .config_values import short_repr
 from .errors import BakeoffError
 from .leaderboard import write_leaderboard
 from .record import comparison_record
@@ -84,7 +85,7 @@ def _check_same_data(comparisons) -> None:
         for key in SAME_DATA:
             if cmp.dataset.get(key) != first.dataset.get(key):
                 raise BakeoffError(f"{cmp.out} and {first.out} were not made on the same data ({key}: "
-                                   f"{_short(cmp.dataset.get(key))} vs {_short(first.dataset.get(key))}); "
+                                   f"{short_repr(cmp.dataset.get(key))} vs {short_repr(first.dataset.get(key))}); "
                                    f"only comparisons of the same dataset and split can be merged")
     split = None
     for cmp in comparisons:
@@ -123,8 +124,3 @@ def _link_tree(src: Path, dst: Path) -> None:
 
     shutil.copytree(src, dst, copy_function=link_or_copy, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".lock", "*.tmp"))
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
