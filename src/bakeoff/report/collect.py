@@ -5,6 +5,7 @@ import math
 import zipfile
 import zlib
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +36,9 @@ class Run:
     def finished(self) -> bool:
         return self.metrics.get("status") == "finished"
 
-    @property
-    def key(self) -> tuple:
-        """The leaderboard row this run is a seed of."""
+    @cached_property
+    def key(self) -> str:
+        """The leaderboard row this run is a replicate of (its config validated once, not per lookup)."""
         return row_key(self.config)
 
     def predictions(self) -> dict[str, np.ndarray]:
