@@ -32,7 +32,8 @@ def compare(dataset: str | list[str] | None = None, models: str | list[str] | No
     `epochs=[5, 10]`. The other options go in `**options`: `img_size`, `train_subset`, `val_fraction`,
     `data_dir`, `weight_decay`, `label_smoothing`, `momentum`, `schedule`, `recipe`, `photo_augment`, `tta`,
     `patience`, `device`, `precision`, `pretrained`, `weights`, `freeze`, `finetune_blocks`,
-    `backbone_lr_scale`, `denoise`, `latent_dim`, `time_budget`, `folds`, `tune`. `config` is a grid YAML
+    `backbone_lr_scale`, `denoise`, `latent_dim`, `time_budget`, `folds`, `tune`, `train_photos` (a folder of
+    labelled real photos, mapped by `class_map`, partly trained on: photo_training.py). `config` is a grid YAML
     file; arguments given here win over it. Finished runs in `out` are kept (a rerun trains only what is new).
 
     Data: `dataset` names a built-in dataset (`bakeoff datasets`), `arrays:PATH.npz` or `folder:PATH`, or
@@ -89,7 +90,7 @@ def run_comparison(options: dict, *, quiet: bool = False, robustness: bool = Tru
     from .executors import make_executor
     from .tracking import track_comparison, tracking_targets
 
-    grids, across = grids_from_options(options)
+    grids, across = grids_from_options(with_photo_class_map(options, class_map))
     for grid, _ in grids:
         grid.runs()  # a bad option fails here, before a cluster is started or a dataset is loaded
     targets = tracking_targets(track, mlflow_uri)  # and a tracker that is not installed
@@ -107,6 +108,14 @@ def run_comparison(options: dict, *, quiet: bool = False, robustness: bool = Tru
     path = build_cross_dataset_report(across, [grid_out for _, grid_out in grids])
     say(f"across {len(grids)} datasets: {path}")
     return ComparisonResult(across)
+
+
+def with_photo_class_map(options: dict, class_map: str | None) -> dict:
+    """--class-map also maps --train-photos' folder names; kept in the runs' configs only where they train on
+    photos, so adding --real-photos --class-map to a rerun retrains nothing."""
+    if class_map is None or not options.get("train_photos"):
+        return options
+    return {**options, "photo_class_map": class_map}
 
 
 def _load_config(config: str | Path | None) -> dict:

@@ -53,6 +53,9 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
     first = runs[0]
     if real_photos is not None and not Path(real_photos).expanduser().is_dir():  # before OUT is made
         raise ConfigError(f"--real-photos: {real_photos} is not a folder (give a folder of class folders of photos)")
+    if first.train_photos is not None and not Path(first.train_photos).expanduser().is_dir():
+        raise ConfigError(f"--train-photos: {first.train_photos} is not a folder (give a folder of class folders "
+                          f"of labelled photos)")
     with disk_errors(out):
         out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
@@ -65,6 +68,10 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
             from .serve.real_photos import labelled_photos, parse_class_map
 
             labelled_photos(real_photos, ds.classes, parse_class_map(class_map))
+        if first.train_photos is not None:  # and photos to train on that are also scored
+            from .photo_training import check_photo_folders
+
+            check_photo_folders(first.train_photos, first.photo_class_map, ds.classes, real_photos, console.print)
         data = PreparedData.from_dataset(ds)
         grid_json = {"grid": grid.to_dict(), "dataset": ds.summary(), "versions": versions(),
                      "record": comparison_record()}

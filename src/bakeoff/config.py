@@ -40,6 +40,9 @@ class RunConfig:
     label_smoothing: float = 0.0
     augment: bool = False  # random crop with padding, plus horizontal flip where it suits the data
     photo_augment: bool = False  # also warp, dim and blur training images as converted photos vary (object datasets)
+    train_photos: str | None = None  # a folder of labelled real photos, converted as predict sees them; 4/5 join
+    # training, 1/5 is scored after it (photo_training.py)
+    photo_class_map: str | None = None  # --class-map for train_photos' folder names: 'pants=Trouser,...'
     tta: bool = False  # test-time augmentation: validation and test logits averaged with the mirror image's
     patience: int | None = None  # epochs without val-loss improvement before stopping; None: never stop early
     seed: int = 0
@@ -94,6 +97,9 @@ class RunConfig:
         _check(0 <= self.seed <= MAX_SEED, f"seeds must be whole numbers in 0..{MAX_SEED}, got {self.seed}")
         _check(self.train_subset is None or self.train_subset >= 1,
                f"--train-subset must be at least 1, got {self.train_subset}")
+        _check(self.photo_class_map is None or self.train_photos is not None,
+               "a photo class map goes with --train-photos (--class-map maps its folder names)")
+        _check(self.train_photos is None or self.train_photos.strip() != "", "--train-photos needs a folder")
         _check(self.folds is None or 2 <= self.folds <= 100, f"--folds must be in 2..100, got {self.folds}")
         _check(0 <= self.fold < (self.folds or 1), f"fold {self.fold} is not one of the {self.folds or 1} folds")
         _check(self.tune is None or 1 <= self.tune <= 10000, f"--tune must be in 1..10000 trials, got {self.tune}")
@@ -155,6 +161,7 @@ class RunConfig:
         aug = "aug" if self.augment else "noaug"
         aug += "+photo" if self.photo_augment else ""
         recipe = "" if self.recipe == "none" else f"_{self.recipe}"
+        recipe += "_photos" if self.train_photos else ""  # trained on real photos too: never the same run
         seed = f"_seed{self.seed}" if replicate else ""
         fold = f"_fold{self.fold}of{self.folds}" if replicate and self.folds else ""
         return (f"{self.model}_{self.optimizer}_lr{_num(self.lr)}_{aug}{seed}{recipe}{self._transfer_suffix()}"
@@ -380,7 +387,8 @@ def _is_list(name: str, value) -> bool:
     """A YAML list, or comma text for an option that is not a file or folder name."""
     if isinstance(value, (list, tuple)):
         return True
-    return isinstance(value, str) and "," in value and name not in ("weights", "data_dir", "dataset")
+    return isinstance(value, str) and "," in value and name not in ("weights", "data_dir", "dataset",
+                                                                  "train_photos", "photo_class_map")
 
 
 def _as_items(name: str, value) -> list:

@@ -19,20 +19,22 @@ from rich.table import Table
 from .runfolder import atomic_write_text
 
 COLUMNS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "val_loss", "test_acc_mean",
-           "test_acc_std", "real_acc_mean", "real_acc_std", "test_loss", "ece", "ece_calibrated", "corrupted_acc",
-           "corruption_drop", "params", "mflops", "train_seconds",
+           "test_acc_std", "real_acc_mean", "real_acc_std", "photo_val_acc", "test_loss", "ece", "ece_calibrated",
+           "corrupted_acc", "corruption_drop", "params", "mflops", "train_seconds",
            "seconds_per_epoch", "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms", "n_val", "seeds", "failed"]
-REAL_COLUMNS = ("real_acc_mean", "real_acc_std")  # accuracy on a folder of real photos (--real-photos), when scored
+REAL_COLUMNS = ("real_acc_mean", "real_acc_std", "photo_val_acc")  # accuracy on real photos: a folder scored
+# (--real-photos), and the held-out fifth of --train-photos; shown only where measured
 # Means over seeds of these metrics.json fields.
 AVERAGED = ["train_acc", "val_acc", "val_loss", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_s",
             "train_gflops_per_s", "peak_memory_mb", "infer_ms",
+            "photo_val_acc",  # --train-photos: the held-out photos (photo_training.py)
             "ece", "ece_calibrated", "corrupted_acc", "corruption_drop"]  # analysis.py: after training, from best.pt
 ROW_KEY = ("model", "optimizer", "lr", "augment")  # shown first; a row's identity is its row_id
 # Options besides those that may differ between rows (grid axes, a mixed line-up's transfer options): each one that
 # does gets a column after `augment`, in this order.
 OPTION_COLUMNS = ("epochs", "batch_size", "schedule", "weight_decay", "label_smoothing", "momentum", "nesterov",
                   "patience", "tta", "photo_augment", "pretrained", "freeze", "finetune_blocks",
-                  "backbone_lr_scale", "latent_dim", "denoise", "time_budget", "tune")
+                  "backbone_lr_scale", "latent_dim", "denoise", "time_budget", "tune", "train_photos")
 
 
 def row_key(config_or_row: dict) -> str:
@@ -145,7 +147,7 @@ FORMATS = {
     "time_budget": lambda v: f"{v:g} s",
     "augment": lambda v: "on" if v else "off",
     "train_acc": pct, "val_acc": pct, "test_acc_mean": pct, "test_acc_std": pct, "real_acc_mean": pct,
-    "real_acc_std": pct,
+    "real_acc_std": pct, "photo_val_acc": pct,
     "test_loss": lambda v: f"{v:.4f}",
     "val_loss": lambda v: f"{v:.4f}",
     "params": lambda v: f"{v:,}",
@@ -192,20 +194,22 @@ def write_leaderboard(rows: list[dict], out: Path) -> None:
 def shown_columns(rows: list[dict], columns: list[str] = COLUMNS) -> list[str]:
     """The columns worth showing: the real-photo ones only where some row has them, the budget where one is not
     plain epochs."""
-    real = any(r.get("real_acc_mean") is not None for r in rows)
+    real = {c for c in REAL_COLUMNS if any(r.get(c) is not None for r in rows)}
+    real |= {"real_acc_std"} if "real_acc_mean" in real else set()
     budgets = any(not re.fullmatch(r"\d+ epochs", str(r.get("budget", ""))) for r in rows)
-    return [c for c in columns if (real or c not in REAL_COLUMNS) and (budgets or c != "budget")]
+    return [c for c in columns if (c in real or c not in REAL_COLUMNS) and (budgets or c != "budget")]
 
 
 # The terminal table: SHORT fits 80 columns for a plain comparison (grid axes that do not vary are said once
 # below it instead); --wide shows every column, as leaderboard.md does.
 SHORT = ["model", "optimizer", "lr", "augment", "budget", "n_seeds", "val_acc", "test_acc_mean", "test_acc_std",
-         "real_acc_mean", "ece", "corrupted_acc", "train_seconds"]
+         "real_acc_mean", "photo_val_acc", "ece", "corrupted_acc", "train_seconds"]
 WIDE = ["model", "optimizer", "lr", "augment", "budget", "n_seeds", "val_acc", "test_acc_mean", "test_acc_std",
-        "real_acc_mean", "real_acc_std", "ece", "ece_calibrated", "corrupted_acc", "corruption_drop", "params",
+        "real_acc_mean", "real_acc_std", "photo_val_acc", "ece", "ece_calibrated", "corrupted_acc", "corruption_drop",
+        "params",
         "mflops", "train_seconds", "images_per_s", "train_gflops_per_s", "peak_memory_mb", "infer_ms"]
 HEADERS = {"n_seeds": "seeds", "val_acc": "val", "test_acc_mean": "test", "test_acc_std": "±std",
-           "real_acc_mean": "real", "real_acc_std": "±std", "ece": "ECE", "ece_calibrated": "ECE_T",
+           "real_acc_mean": "real", "real_acc_std": "±std", "photo_val_acc": "photo_val", "ece": "ECE", "ece_calibrated": "ECE_T",
            "corrupted_acc": "corrupt", "corruption_drop": "drop", "train_seconds": "train_s", "images_per_s": "img/s",
            "train_gflops_per_s": "GFLOP/s", "peak_memory_mb": "peak_MB"}
 

@@ -67,7 +67,8 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
     test = Split(data.x_test.to(device), ds.y_test.to(device))
     base = {"run_id": cfg.run_id, "model": cfg.model, "model_kwargs": model_kwargs, "seed": cfg.seed,
             "device": str(device),
-            "precision": precision, "n_train": len(train), "n_val": len(val), "n_test": len(test),
+            "precision": precision, "n_train": len(train) - _photo_images(run.photo_counts), "n_val": len(val),
+            "n_test": len(test),
             "params": count_params(model), "mflops": forward_mflops(model, ds.in_chans, ds.img_size),
             "versions": runfolder.versions(), **pretrained}
     state_path = run_dir / runfolder.STATE_FILE if resumable else None
@@ -85,6 +86,9 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
         runfolder.write_json(run_dir / runfolder.METRICS_FILE, {**base, "status": "interrupted", "reason": str(e)})
         raise
     test_result = evaluate(model, test, device, precision, collect=True, tta=uses_tta(cfg.tta, cfg.dataset))
+    if run.held_out_photos is not None:  # photos of the user's kind that no run trained on
+        photo_result = evaluate(model, run.held_out_photos, device, precision, tta=uses_tta(cfg.tta, cfg.dataset))
+        extra.update(run.photo_counts, photo_val_acc=photo_result.acc)
     if is_autoencoder(model):
         from .engine.autoencoder_views import autoencoder_views
 
@@ -127,6 +131,8 @@ class BuiltRun:
     model: nn.Module
     model_kwargs: dict
     pretrained: dict  # what loading --pretrained weights did ({} without)
+    held_out_photos: Split | None = None  # --train-photos: the fifth of the photos scored after training
+    photo_counts: dict | None = None  # --train-photos: how many photos trained, were held out, repeated
 
 
 def build_run(cfg: RunConfig, data: PreparedData, device: torch.device) -> BuiltRun:
@@ -141,12 +147,35 @@ def build_run(cfg: RunConfig, data: PreparedData, device: torch.device) -> Built
                                          cfg.folds, cfg.fold)
     train = Split(data.x_train[train_idx].to(device), ds.y_train[train_idx].to(device))
     val = Split(data.x_train[val_idx].to(device), ds.y_train[val_idx].to(device))
+    held_out, counts = None, None
+    if cfg.train_photos:
+        train, held_out, counts = _with_photos(cfg, data, train, device)
     model_kwargs = {"num_classes": ds.num_classes, "in_chans": ds.in_chans, "img_size": ds.img_size,
                     **model_options(cfg)}
     model = create_model(cfg.model, **model_kwargs)
     pretrained = load_pretrained(model, cfg)  # {} without --pretrained
     model = model.to(device).to(memory_format=torch.channels_last)
-    return BuiltRun(data, train, val, model, model_kwargs, pretrained)
+    return BuiltRun(data, train, val, model, model_kwargs, pretrained, held_out, counts)
+
+
+def _photo_images(counts: dict | None) -> int:
+    """Images in the training split that are --train-photos' photos (repeated), so n_train counts the dataset's."""
+    return counts["n_photos_train"] * counts["photo_repeats"] if counts else 0
+
+
+def _with_photos(cfg: RunConfig, data: PreparedData, train: Split, device: torch.device) -> tuple[Split, Split, dict]:
+    """The training split joined by --train-photos' photos (repeated to their share of an epoch), the photos
+    held out, and the counts for metrics.json (photo_training.py)."""
+    from .photo_training import photo_split, repeats
+
+    photos = photo_split(cfg.train_photos, cfg.photo_class_map, data.dataset.classes, data.preprocessing(), cfg.seed)
+    times = repeats(len(train), len(photos.y_train))
+    joined = Split(torch.cat([train.x, photos.x_train.to(device).repeat(times, 1, 1, 1)]),
+                   torch.cat([train.y, photos.y_train.to(device).repeat(times)]))
+    joined.x = joined.x.contiguous(memory_format=torch.channels_last)
+    held_out = Split(photos.x_held_out.to(device), photos.y_held_out.to(device))
+    return joined, held_out, {"n_photos_train": len(photos.y_train), "n_photos_held_out": len(held_out),
+                              "photo_repeats": times, "photos_unreadable": photos.unreadable}
 
 
 def train_for_validation(cfg: RunConfig, data: PreparedData, on_epoch=None, quiet: bool = True) -> FitResult:

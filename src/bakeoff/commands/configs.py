@@ -61,7 +61,9 @@ def compare_options(args) -> dict:
 
 def one_run_from_args(args) -> tuple[GridConfig, Path]:
     """`train`: a grid of one run, whose single-item axes are --model, --optimizer, --lr, --seed, --augment."""
-    options = _given(args, RUN_FIELDS + ["out"])
+    from ..api import with_photo_class_map
+
+    options = with_photo_class_map(_given(args, RUN_FIELDS + ["out"]), getattr(args, "class_map", None))
     for axis, single in GRID_AXES.items():
         if single in options:
             options[axis] = [options.pop(single)]

@@ -56,6 +56,9 @@ def dataset_card(cmp: Comparison, ds, ds_note: str) -> Section:
     if m:
         subset = f" (a stratified subset of {cfg['train_subset']:,})" if cfg.get("train_subset") else ""
         facts += [("train / validation / test", f"{m['n_train']:,} / {m['n_val']:,} / {m['n_test']:,}{subset}")]
+        if m.get("n_photos_train"):
+            facts += [("real photos trained on", f"{m['n_photos_train']:,} from {cfg.get('train_photos')}, each "
+                       f"{m['photo_repeats']}x per epoch; {m['n_photos_held_out']:,} more held out and scored")]
     blocks = [kv_table(facts, "The data")]
     counts = class_counts(cmp, ds, done[0] if done else None)
     if counts:

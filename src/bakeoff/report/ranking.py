@@ -16,6 +16,7 @@ LEADERBOARD = [
     ("val_acc", "val acc (%)", "max"),
     ("test_acc_mean", "test acc (%)", "max"),
     ("real_acc_mean", "real photos acc (%)", "max"),  # only where --real-photos scored the runs
+    ("photo_val_acc", "held-out train photos acc (%)", "max"),  # only under --train-photos
     ("test_loss", "test loss", "min"),
     ("ece", "ECE (%)", "min"),  # calibration (analysis.py): 0 when confidence matches accuracy
     ("ece_calibrated", "ECE after T (%)", "min"),  # after temperature scaling fitted on validation
@@ -55,7 +56,7 @@ def columns_for(rows: list[dict], part: str = "quality") -> list[tuple]:
 
 # Columns shown only where some row has them. Calibration and robustness columns always show (empty where a run
 # predates them or --no-robustness skipped it): every comparison measures them unless told not to.
-WHEN_MEASURED = ("real_acc_mean", "failed")  # failed runs: also listed with their reasons below the table
+WHEN_MEASURED = ("real_acc_mean", "photo_val_acc", "failed")  # failed runs: also listed with their reasons below the table
 
 
 def leaderboard(cmp: Comparison) -> Section:

@@ -68,24 +68,24 @@ def map_folders(folders: list[str], classes: list[str], explicit: dict[str, str]
     return mapping, skipped
 
 
-def labelled_photos(root: str | Path, classes: list[str],
-                    class_map: dict[str, str]) -> tuple[list[tuple[Path, int]], dict[str, int], list[str]]:
-    """([(photo, class index)] from root/<folder>/*, folder -> class index, folders skipped); one line when
-    nothing is usable."""
+def labelled_photos(root: str | Path, classes: list[str], class_map: dict[str, str],
+                    flag: str = "--real-photos") -> tuple[list[tuple[Path, int]], dict[str, int], list[str]]:
+    """([(photo, class index)] from root/<folder>/*, folder -> class index, folders skipped); one line, naming
+    `flag`, when nothing is usable."""
     root = Path(root)
     if not root.is_dir():
-        raise ConfigError(f"--real-photos: {root} is not a folder (give a folder of class folders of photos)")
+        raise ConfigError(f"{flag}: {root} is not a folder (give a folder of class folders of photos)")
     folders = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not folders:
-        raise ConfigError(f"--real-photos: {root} holds no class folders (expected {root}/<class>/*.jpg)")
+        raise ConfigError(f"{flag}: {root} holds no class folders (expected {root}/<class>/*.jpg)")
     mapping, skipped = map_folders(folders, classes, class_map)
     if not mapping:
-        raise ConfigError(f"--real-photos: no folder of {root} ({', '.join(folders)}) matches a class of the "
+        raise ConfigError(f"{flag}: no folder of {root} ({', '.join(folders)}) matches a class of the "
                           f"dataset ({', '.join(classes)}); map them with --class-map FOLDER=CLASS,...")
     photos = [(f, mapping[folder]) for folder in sorted(mapping)
               for f in sorted((root / folder).rglob("*")) if f.is_file() and f.suffix.lower() in IMAGE_EXTS]
     if not photos:
-        raise ConfigError(f"--real-photos: the mapped folders of {root} hold no photos "
+        raise ConfigError(f"{flag}: the mapped folders of {root} hold no photos "
                           f"({', '.join(sorted(IMAGE_EXTS))})")
     return photos, mapping, skipped
 
