@@ -7,7 +7,11 @@
    --images photos, for two kinds of input: the dataset's own 28x28 test images as PNG, and 320x240 JPEG
    "camera frames" (a test image turned into a dark product on light paper, off-centre, as the web page sends).
 2. HTTP: `bakeoff serve` in a subprocess on loopback, --clients concurrent keep-alive clients POSTing camera
-   frames to /v1/predict for --seconds; requests/s, p50/p99 per back end (PyTorch, ONNX Runtime).
+   frames (or, --http-input png, the 28x28 test images) to /v1/predict for --seconds; requests/s, p50/p99 per
+   back end (PyTorch, ONNX Runtime) and per --batch-window-ms. With several windows and --rounds N the servers
+   take turns (0, 2, 0, 2, ...: a neighbour's load falls on both alike) and the medians are compared:
+
+    python bench/serve_latency.py --checkpoint RUN --skip-in-process --batch-window-ms 0,2 --rounds 3 --seconds 15
 
 The client runs on the same machine as the server, so both compete for the cores: numbers are for the
 whole loop, a lower bound for a server with the machine to itself.
@@ -132,10 +136,12 @@ async def load_test(port: int, bodies: list[bytes], clients: int, seconds: float
             "failed": int(sum(failures)), **percentiles(latencies)}
 
 
-def http(checkpoint: str, runtime: str, bodies: list[bytes], clients: int, seconds: float) -> dict:
+def http(checkpoint: str, runtime: str, bodies: list[bytes], clients: int, seconds: float,
+         window_ms: float, max_batch: int) -> dict:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "bakeoff", "serve", checkpoint, "--port", str(port),
-                             "--runtime", runtime], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--runtime", runtime, "--batch-window-ms", str(window_ms), "--max-batch", str(max_batch)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -146,10 +152,18 @@ def http(checkpoint: str, runtime: str, bodies: list[bytes], clients: int, secon
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"bakeoff serve did not start: {proc.stderr.read().decode()[-2000:]}")
                 time.sleep(0.2)
-        return asyncio.run(load_test(port, bodies, clients, seconds, warmup=2.0))
+        load = os.getloadavg()[0]  # 1-minute, as the load test starts: others' work on this machine
+        return {"batch_window_ms": window_ms, "max_batch": max_batch, "load_average": load,
+                **asyncio.run(load_test(port, bodies, clients, seconds, warmup=2.0))}
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def medians(runs: list[dict]) -> dict:
+    """The median of each number over the rounds of one server setting."""
+    keys = ("requests_per_s", "p50_ms", "p99_ms", "failed", "load_average")
+    return {"rounds": len(runs), **{k: round(float(np.median([r[k] for r in runs])), 2) for k in keys}}
 
 
 def main() -> None:
@@ -160,7 +174,16 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients (default: 32)")
     p.add_argument("--seconds", type=float, default=20, help="HTTP load test length per back end (default: 20)")
     p.add_argument("--runtimes", default="torch,onnx", help="back ends to compare (default: torch,onnx)")
+    p.add_argument("--batch-window-ms", default="2",
+                   help="the server's --batch-window-ms; a comma list compares them, e.g. 0,2 (default: 2, as serve)")
+    p.add_argument("--max-batch", type=int, default=32, help="the server's --max-batch (default: 32, as serve)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="HTTP load tests per back end and window, taking turns; medians reported (default: 1)")
+    p.add_argument("--http-input", default="camera", choices=["camera", "png"],
+                   help="what the HTTP clients send: 320x240 JPEG camera frames, or the dataset's 28x28 test "
+                        "images as PNG (default: camera)")
     p.add_argument("--skip-http", action="store_true", help="in-process latency only")
+    p.add_argument("--skip-in-process", action="store_true", help="HTTP throughput only")
     p.add_argument("--json", help="also write the results as JSON to this path")
     args = p.parse_args()
 
@@ -179,21 +202,34 @@ def main() -> None:
     inputs = {f"{pre['img_size']}x{pre['img_size']} PNG": [png(a) for a in images],
               "320x240 JPEG camera frame": [camera_frame(a, rng) for a in images]}
     runtimes = args.runtimes.split(",")
+    windows = [float(w) for w in args.batch_window_ms.split(",")]
     result = {"checkpoint": str(args.checkpoint), "model": ckpt["model"], "dataset": pre["dataset"],
               "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                           "python": platform.python_version(), "torch": torch.__version__},
               "in_process": {}, "http": {}}
-    for runtime in runtimes:
+    for runtime in [] if args.skip_in_process else runtimes:
         result["in_process"][runtime] = in_process(args.checkpoint, runtime, inputs)
         for kind, r in result["in_process"][runtime].items():
             print(f"in process  {runtime:<5} {kind:<26} p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  "
                   f"({r['n']} images, preprocessing included)")
     if not args.skip_http:
-        bodies = inputs["320x240 JPEG camera frame"][:64]
+        kind = "320x240 JPEG camera frame" if args.http_input == "camera" else list(inputs)[0]
+        bodies = inputs[kind][:64]
+        result["http_input"] = kind
         for runtime in runtimes:
-            r = result["http"][runtime] = http(args.checkpoint, runtime, bodies, args.clients, args.seconds)
-            print(f"HTTP        {runtime:<5} {r['clients']} clients, {r['seconds']:g} s: {r['requests_per_s']:.0f} req/s  "
-                  f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  ({r['failed']} failed)")
+            runs: dict[float, list[dict]] = {w: [] for w in windows}
+            for _ in range(args.rounds):
+                for w in windows:
+                    r = http(args.checkpoint, runtime, bodies, args.clients, args.seconds, w, args.max_batch)
+                    runs[w].append(r)
+                    print(f"HTTP        {runtime:<5} window {w:g} ms: {r['clients']} clients, {r['seconds']:g} s: "
+                          f"{r['requests_per_s']:.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
+                          f"({r['failed']} failed; load average {r['load_average']:.2f})", flush=True)
+            result["http"][runtime] = {f"window_{w:g}ms": {"median": medians(rs), "runs": rs} for w, rs in runs.items()}
+            for w, rs in runs.items():
+                m = medians(rs)
+                print(f"median      {runtime:<5} window {w:g} ms over {m['rounds']}: {m['requests_per_s']:.0f} req/s  "
+                      f"p50 {m['p50_ms']:.2f} ms  p99 {m['p99_ms']:.2f} ms")
     if args.json:
         write_json(args.json, result)
         print(f"wrote {args.json}")

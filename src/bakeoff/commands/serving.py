@@ -117,12 +117,14 @@ def cmd_serve(args) -> int:
     import torch
 
     from ..serve.app import check_port_free, run_server
+    from ..serve.batching import check_batching
     from ..serve.predictor import Predictor
 
     check_port(args.port)
     check_threads(args.threads)
     check_upload_mb(args.max_upload_mb)
     check_decode_memory_mb(args.decode_memory_mb)
+    check_batching(args.batch_window_ms, args.max_batch)
     check_port_free(args.host, args.port)
     predictor = Predictor.load(args.paths, runtime=args.runtime, threads=args.threads, crop=not args.no_crop,
                                calibrated_probs=args.calibrated)
@@ -131,7 +133,8 @@ def cmd_serve(args) -> int:
     print(f"serving on http://{args.host}:{args.port}/  (API docs at /docs; Ctrl-C stops)", flush=True)
     torch.set_num_threads(args.threads)  # per request, set last: a failed start must not leak it
     run_server(predictor, args.host, args.port, max_upload=int(args.max_upload_mb * 1024 * 1024),
-               memory=int(args.decode_memory_mb * 1024 * 1024), allowed_hosts=tuple(args.allow_host))
+               memory=int(args.decode_memory_mb * 1024 * 1024), allowed_hosts=tuple(args.allow_host),
+               batch_window_ms=args.batch_window_ms, max_batch=args.max_batch)
     return 0
 
 

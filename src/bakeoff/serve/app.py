@@ -8,6 +8,7 @@ GET  /             the web page (static/, no external resources)
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -22,6 +23,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .. import __version__
 from ..errors import BakeoffError
+from .batching import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_MS, BatchFailed, BatcherClosed, ModelBatchers
 from .budget import DEFAULT_BUDGET, MemoryBudget
 from .decode import decode_bytes
 from .guards import Guards
@@ -45,11 +47,22 @@ class TooLarge(Exception):
 
 def create_app(predictor: Predictor, max_upload: int = MAX_UPLOAD, max_pixels: int = MAX_PIXELS,
                concurrency: int | None = None, memory: int = DEFAULT_BUDGET, host: str | None = None,
-               allowed_hosts: tuple[str, ...] = ()) -> FastAPI:
+               allowed_hosts: tuple[str, ...] = (), batch_window_ms: float = 0,
+               max_batch: int = DEFAULT_MAX_BATCH) -> FastAPI:
     """The app around a loaded Predictor. Photos are decoded `concurrency` at a time (default: one per core) and
     within `memory` bytes together (budget.py); `host`: the address served on, for the Host check (guards.py;
-    None: no check, for the app driven in-process)."""
-    app = FastAPI(title="bakeoff", version=__version__, docs_url=None, redoc_url=None,
+    None: no check, for the app driven in-process). `batch_window_ms` > 0: concurrent requests share forward
+    passes, up to `max_batch` views each (batching.py; `bakeoff serve` batches by default, the app in-process
+    only when asked); 0: each request runs its own."""
+    batchers = ModelBatchers(predictor.models, batch_window_ms, max_batch) if batch_window_ms > 0 else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if batchers is not None:  # after uvicorn has answered the requests in flight
+            await anyio.to_thread.run_sync(batchers.close)
+
+    app = FastAPI(title="bakeoff", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Image classifiers trained by bakeoff, side by side. The page is at /.")
     app.add_middleware(Guards, bound_host=host, allowed_hosts=allowed_hosts)
     _offline_docs(app)
@@ -84,13 +97,22 @@ def create_app(predictor: Predictor, max_upload: int = MAX_UPLOAD, max_pixels: i
         try:  # what decoding will cost, from the header alone, then wait until the budget has room for it
             cost = await anyio.to_thread.run_sync(decode_bytes, data, max_pixels, decode_side(chosen), limiter=limiter)
             async with budget.hold(cost):
-                return await anyio.to_thread.run_sync(
-                    lambda: predictor.predict(data, top_k, model, include_input, max_pixels, name="upload"),
-                    limiter=limiter)
+                if batchers is None:
+                    return await anyio.to_thread.run_sync(
+                        lambda: predictor.predict(data, top_k, model, include_input, max_pixels, name="upload"),
+                        limiter=limiter)
+                prepared = await anyio.to_thread.run_sync(
+                    lambda: predictor.prepare(data, model, include_input, max_pixels, name="upload"), limiter=limiter)
+            logits, ms = await batchers.forward(prepared.inputs)  # holds neither a thread nor decoding memory
+            return predictor.answer(prepared, logits, ms, top_k)
         except PhotoError as e:
             raise HTTPException(e.status, str(e)) from None
         except BakeoffError as e:
             raise HTTPException(422, str(e)) from None
+        except BatcherClosed as e:
+            raise HTTPException(503, str(e)) from None
+        except BatchFailed as e:
+            raise HTTPException(500, str(e)) from None
 
     @app.get("/", include_in_schema=False)
     def page():
@@ -172,12 +194,15 @@ def check_port_free(host: str, port: int) -> None:
 
 def run_server(predictor: Predictor, host: str, port: int, max_upload: int = MAX_UPLOAD,
                memory: int = DEFAULT_BUDGET, allowed_hosts: tuple[str, ...] = (),
-               head_timeout: float = HEAD_TIMEOUT) -> None:
+               head_timeout: float = HEAD_TIMEOUT, batch_window_ms: float = DEFAULT_WINDOW_MS,
+               max_batch: int = DEFAULT_MAX_BATCH) -> None:
     """Serve until Ctrl-C. Slow or stalled clients are cut off (a request's head within `head_timeout`, its
-    body within BODY_TIMEOUT, 5 s idle between requests) so they cannot hold the slots others need."""
+    body within BODY_TIMEOUT, 5 s idle between requests) so they cannot hold the slots others need. Concurrent
+    requests share forward passes (`batch_window_ms`, `max_batch`: see create_app)."""
     import uvicorn
 
-    app = create_app(predictor, max_upload, memory=memory, host=host, allowed_hosts=allowed_hosts)
+    app = create_app(predictor, max_upload, memory=memory, host=host, allowed_hosts=allowed_hosts,
+                     batch_window_ms=batch_window_ms, max_batch=max_batch)
     uvicorn.run(app, host=host, port=port, log_level="warning", http=with_head_timeout(head_timeout),
                 limit_concurrency=connection_limit(), timeout_keep_alive=5,
                 h11_max_incomplete_event_size=16 * 1024)  # bytes of request head: larger gets 400

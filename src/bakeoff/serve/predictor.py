@@ -153,6 +153,17 @@ def _pre_key(pre: dict) -> str:
 
 
 @dataclass
+class Prepared:
+    """One photo ready for its models' forward passes, and what the answer needs besides their logits."""
+
+    image: dict  # the upright photo's width, height, mode
+    inputs: dict[str, np.ndarray]  # model name -> float32 (1, C, H, W), normalized as that model was trained;
+    # in the order the models were chosen, which is the order of the answer's results
+    inputs_png: dict[str, str]  # model name -> what it sees as a PNG data URL (include_input only)
+    preprocess_ms: float
+
+
+@dataclass
 class Predictor:
     """Every model of a comparison, loaded once; thread-safe (inference holds no state)."""
 
@@ -194,30 +205,46 @@ class Predictor:
     def predict(self, source: bytes | str | Path, k: int = 3, model: str | None = None,
                 include_input: bool = False, max_pixels: int = MAX_PIXELS, name: str = "image") -> dict:
         """One photo through each selected model: {image, preprocess_ms, results: [{model, top_k, ms, input?}]}."""
-        chosen = self.select(model)
         if k < 1:
             raise BakeoffError(f"top_k must be at least 1, got {k}")
+        prepared = self.prepare(source, model, include_input, max_pixels, name)
+        logits, ms = {}, {}
+        for m in self.select(model):
+            t = time.perf_counter()
+            logits[m.name] = m.forward(prepared.inputs[m.name])[0]
+            ms[m.name] = 1000 * (time.perf_counter() - t)
+        return self.answer(prepared, logits, ms, k)
+
+    def prepare(self, source: bytes | str | Path, model: str | None = None, include_input: bool = False,
+                max_pixels: int = MAX_PIXELS, name: str = "image") -> Prepared:
+        """A photo decoded and preprocessed for each selected model, up to (not including) the forward passes:
+        the server batches those across requests (batching.py)."""
+        chosen = self.select(model)
         start = time.perf_counter()
         im = open_photo(source, max_pixels=max_pixels, name=name, min_side=decode_side(chosen))
-        image = {"width": im.width, "height": im.height, "mode": im.mode}
-        views, inputs = {}, {}
+        views, pngs = {}, {}  # by preprocessing: models trained on the same data share them
+        inputs, inputs_png = {}, {}  # by model
         for m in chosen:
             key = _pre_key(m.preprocessing)
             if key not in views:
                 views[key] = model_view(im, m.preprocessing, self.crop)
-        preprocess_ms = 1000 * (time.perf_counter() - start)
-        results = []
-        for m in chosen:
-            key = _pre_key(m.preprocessing)
-            t = time.perf_counter()
-            x = normalize_images([views[key]], m.preprocessing["mean"], m.preprocessing["std"])  # (1, C, H, W)
-            probs = softmax(m.forward(x))[0]
-            result = {"model": m.name, "top_k": top_k(probs, m.classes, k),
-                      "ms": round(1000 * (time.perf_counter() - t), 3)}
+                pngs[key] = png_data_url(views[key]) if include_input else None
+            inputs[m.name] = normalize_images([views[key]], m.preprocessing["mean"], m.preprocessing["std"])
             if include_input:
-                result["input"] = inputs.setdefault(key, png_data_url(views[key]))
+                inputs_png[m.name] = pngs[key]
+        return Prepared({"width": im.width, "height": im.height, "mode": im.mode}, inputs, inputs_png,
+                        1000 * (time.perf_counter() - start))
+
+    def answer(self, prepared: Prepared, logits: dict[str, np.ndarray], ms: dict[str, float], k: int) -> dict:
+        """The response for one prepared photo, given each model's logits (K,) and its forward's milliseconds."""
+        results = []
+        for name in prepared.inputs:
+            m = self.by_name[name]
+            result = {"model": name, "top_k": top_k(softmax(logits[name]), m.classes, k), "ms": round(ms[name], 3)}
+            if name in prepared.inputs_png:
+                result["input"] = prepared.inputs_png[name]
             results.append(result)
-        return {"image": image, "preprocess_ms": round(preprocess_ms, 3), "results": results}
+        return {"image": prepared.image, "preprocess_ms": round(prepared.preprocess_ms, 3), "results": results}
 
     def views(self, source: bytes | str | Path, model: LoadedModel, name: str = "image") -> tuple[Image.Image, np.ndarray]:
         """(the upright photo, what `model` sees): for `bakeoff predict --explain`."""
