@@ -5,6 +5,7 @@ import copy
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -163,3 +164,13 @@ def test_an_autoencoder_run_resumes_mid_stage_with_the_same_result(tmp_path, mon
         assert resumed[key] == expected[key], key
     assert (run / "history.csv").read_text().count("\n") == (reference / "history.csv").read_text().count("\n")
     assert runfolder.state_files(run) == []
+
+
+def test_a_collapsed_autoencoders_codes_get_a_map_not_a_crash():
+    """A collapsed autoencoder (lr too high: every code the same) once crashed sklearn's t-SNE, and with it the
+    run, before metrics.json was written; every rerun resumed into the same crash."""
+    from bakeoff.engine.autoencoder_views import tsne_2d
+
+    for codes in (np.ones((500, 64), np.float32), np.full((500, 64), np.nan, np.float32)):
+        xy = tsne_2d(codes, 0)
+        assert xy.shape == (500, 2) and np.isfinite(xy).all()

@@ -96,10 +96,12 @@ def linear_probe(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, y_tes
 
 
 def tsne_2d(features: np.ndarray, seed: int) -> np.ndarray:
-    """(N, D) -> (N, 2) float32 t-SNE coordinates; a row of points when there are too few for t-SNE."""
+    """(N, D) -> (N, 2) float32 t-SNE coordinates; a row of points when there are too few for t-SNE, or when
+    every point is the same (a collapsed autoencoder: sklearn's t-SNE crashes the process on those)."""
     from sklearn.manifold import TSNE
 
-    if len(features) < MIN_TSNE_POINTS:  # a test split of two images must not lose the trained run here
+    flat = not np.isfinite(features).all() or np.ptp(features, axis=0).max(initial=0) < 1e-6
+    if len(features) < MIN_TSNE_POINTS or flat:  # a test split of two images must not lose the trained run here
         return np.stack([np.arange(len(features)), np.zeros(len(features))], axis=1).astype(np.float32)
     perplexity = max(2.0, min(30.0, (len(features) - 1) / 3))  # t-SNE needs perplexity < number of points
     tsne = TSNE(2, perplexity=perplexity, init="pca", max_iter=500, random_state=seed)  # 500: half the
