@@ -116,6 +116,12 @@ def test_a_validation_split_too_small_to_separate_the_best_two_is_said():
     assert validation_resolution(rows) is None  # 2 points apart on 100,000 images is a real difference
 
 
+def test_the_warning_names_two_rows_of_one_model_by_what_differs():
+    rows = [{"model": "autoencoder", "optimizer": "rmsprop", "lr": 1e-4, "val_acc": 0.90, "n_val": 50, "n_seeds": 1},
+            {"model": "autoencoder", "optimizer": "adam", "lr": 1e-3, "val_acc": 0.89, "n_val": 50, "n_seeds": 1}]
+    assert "(autoencoder rmsprop lr 0.0001 and autoencoder adam lr 0.001:" in validation_resolution(rows)
+
+
 def test_several_datasets_make_one_comparison_each_and_a_report_across_them(tmp_path):
     from data_fixtures import tiny_images, write_npz
 

@@ -114,10 +114,19 @@ def validation_resolution(rows: list[dict]) -> str | None:
     gap = a["val_acc"] - b["val_acc"]
     if gap >= resolvable:
         return None
-    return (f"validation cannot separate the two best rows ({a['model']} and {b['model']}: {100 * gap:.2f} points "
+    name_a, name_b = _told_apart(a, b)
+    return (f"validation cannot separate the two best rows ({name_a} and {name_b}: {100 * gap:.2f} points "
             f"apart on {a['n_val']} validation images, one image = {100 / a['n_val']:.2f} points); differences under "
             f"about {100 * resolvable:.1f} points are within chance here. More validation data, --folds K or more "
             f"seeds would tell them apart.")
+
+
+def _told_apart(a: dict, b: dict) -> tuple[str, str]:
+    """Two rows named by their model and whatever else differs between them ('autoencoder' twice says nothing
+    in a sweep of one model): ('autoencoder rmsprop lr 0.0001', 'autoencoder adam lr 0.001')."""
+    differ = [k for k in ("optimizer", "lr", "augment", *OPTION_COLUMNS) if a.get(k) != b.get(k)]
+    return tuple(" ".join([str(r["model"])] + [f"{k.replace('_', ' ')} {fmt(k, r.get(k))}".replace("optimizer ", "")
+                                               for k in differ]) for r in (a, b))
 
 
 def _replicate(cfg: dict) -> str:
