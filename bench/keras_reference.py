@@ -16,9 +16,15 @@ Batch size: none of the seed texts states one (Keras' own default would be 32), 
 uses --batch-size, default 128, bakeoff's default. Target (issue 5): bakeoff at least 2x faster per
 epoch for every architecture, test accuracy within 0.5 points.
 
+The yardstick: the speed-up is a ratio of two times measured alternately on the same machine in the same
+run, so it cancels the machine and needs no normalizing; the seconds per epoch themselves depend on the host
+(docs/speed.md, "The yardstick"). So that they can be read, this machine's peak (src/bakeoff/engine/yardstick.py)
+is measured at the start and written beside them as "peak_bf16_gflops" ("peak_fp32_gflops" on a CPU without
+native bf16); seconds x peak / 420 gives a time on the reference machine.
+
 Prints a table and writes JSON with --json PATH:
 {"architectures": [{"model", "batch_size", "bakeoff_epoch_s", "keras_epoch_s", "speedup",
-"bakeoff_test_acc", "keras_test_acc", ...}], "cpu", "threads", "torch", "tensorflow", ...}.
+"bakeoff_test_acc", "keras_test_acc", ...}], "cpu", "threads", "torch", "tensorflow", "peak_bf16_gflops", ...}.
 
     make keras-venv
     python bench/keras_reference.py --data-dir ../shared/datasets --epochs 3 --json bench/results/keras_reference.json
@@ -47,6 +53,7 @@ from bakeoff import __version__
 from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset, train_val_split
 from bakeoff.engine.peak import cpu_model
+from bakeoff.engine.yardstick import describe, measure_yardstick, yardstick_fields
 from bakeoff.runner import PreparedData, execute_run
 from results_file import write_json
 
@@ -150,6 +157,8 @@ def main() -> int:
         print(f"no TensorFlow venv at {KERAS_PYTHON.parent.parent}: run `make keras-venv` first", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
+    peak = measure_yardstick()
+    print(f"yardstick: {describe(peak)}", flush=True)
     ds = load_dataset("fashion-mnist", data_dir=args.data_dir, quiet=True)
     data = PreparedData.from_dataset(ds)
     rows = []
@@ -170,7 +179,7 @@ def main() -> int:
                                         "tf_inter": k["inter_threads"]},
         "torch": str(torch.__version__), "bakeoff": __version__, "tensorflow": k["tensorflow"],
         "keras": k["keras"], "keras_jit_compile": k["jit_compile"], "seed": args.seed,
-        "date": datetime.date.today().isoformat(),
+        "date": datetime.date.today().isoformat(), **yardstick_fields(peak["gflops"], peak["precision"]),
     }
     if args.json:
         write_json(args.json, result)

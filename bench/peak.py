@@ -4,7 +4,9 @@ Times square (n, n) @ (n, n) products (2 n^3 FLOPs each) for every --sizes n, af
 and keeps each size's median of --repeats; the peak is the best size. Uses torch.get_num_threads()
 threads (or --threads). Prints the numbers and writes JSON with --json PATH:
 {"fp32_gflops", "bf16_gflops", "threads", "torch", "cpu", "bf16_native", "sizes": {n: {"fp32", "bf16"}}, "repeats"}.
-Other benches turn a measured GFLOP/s into a fraction of it with bakeoff.engine.peak.fraction_of_peak.
+Other benches turn a measured GFLOP/s into a fraction of it with bakeoff.engine.peak.fraction_of_peak, and
+measure a quicker version themselves (bakeoff.engine.yardstick) to normalize their times to the 420 GFLOP/s
+bf16 peak of the machine the documented times came from; the last line here gives that factor.
 On a CPU without native bf16 (AVX512-BF16 or AMX) the bf16 number is emulated and far below fp32.
 
     python bench/peak.py --json bench/results/peak.json
@@ -18,6 +20,7 @@ import torch
 
 from bakeoff.engine.device import cpu_has_bf16
 from bakeoff.engine.peak import measure_peak
+from bakeoff.engine.yardstick import REFERENCE_GFLOPS
 from results_file import write_json
 
 
@@ -39,6 +42,10 @@ def main() -> int:
         print(f"  n={n:>5}  fp32 {r['fp32']:7.1f} GFLOP/s   bf16 {r['bf16']:7.1f} GFLOP/s")
     print(f"peak: fp32 {peak['fp32_gflops']:.1f} GFLOP/s, bf16 {peak['bf16_gflops']:.1f} GFLOP/s "
           f"(median of {args.repeats} per size, best size)")
+    yard = "bf16" if peak["bf16_native"] else "fp32"  # the precision bakeoff trains in here
+    factor = peak[f"{yard}_gflops"] / REFERENCE_GFLOPS
+    print(f"yardstick ({yard}): {factor:.2f}x the {REFERENCE_GFLOPS:.0f} GFLOP/s reference; "
+          f"normalized seconds = seconds here x {factor:.2f}")
     if args.json:
         write_json(args.json, peak)
     return 0
