@@ -44,6 +44,7 @@ THROUGHPUT_SHARED = {
 THROUGHPUT_IDLE = {
     ("cnn4", "fashion-mnist"): 2800, ("simple-cnn", "fashion-mnist"): 1200, ("autoencoder", "fashion-mnist"): 1100,
     ("basic-cnn", "mnist"): 8100, ("basic-cnn", "cifar10"): 5400,
+    ("resnet20", "cifar10"): 750,  # --augment rows, seeds 1 and 2: 614-655 s per 10-epoch run
 }
 RUN_OVERHEAD_S = 20  # per run: loading the data, test scoring, calibration, Grad-CAM, the report (smoke: 10-40 s)
 FULL_TRAIN = {"fashion-mnist": 54_000, "mnist": 54_000, "cifar10": 45_000}  # training images after validation
