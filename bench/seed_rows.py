@@ -67,6 +67,8 @@ CIFAR_CHOICES = {
 }
 CIFAR_AUGMENT = ("the seed does not state its augmentation; bakeoff's --augment is a random crop of the image padded "
                  "by 4 pixels and a horizontal flip")
+PUBLISHED_IMAGENET = ("a published ImageNet accuracy, not the project's measurement: it needs ImageNet's validation "
+                      "images and the original 1,000-class head, which bakeoff replaces with its own")
 NO_IMAGENET = ("torchvision's ImageNet weight files cannot be downloaded on this machine and none is stored here "
                "(docs/transfer-learning.md)")
 
@@ -116,8 +118,7 @@ ROWS = [
                       "--seeds 0,1,2 --no-robustness --out runs/seed-tables/000-vgg16-imagenet"),
     Row("000-vgg16-imagenet-top5", "000", "VGG16 on ImageNet, top-5 (quoted from Simonyan & Zisserman 2014)",
         {"imagenet_top5": 0.927},
-        unmeasurable="a published ImageNet accuracy, not the project's measurement: it needs ImageNet's validation "
-                     "images and the original 1,000-class head, which bakeoff replaces with its own"),
+        unmeasurable=PUBLISHED_IMAGENET),
     # --- seed 001: Fashion-MNIST autoencoder ---
     Row("001-autoencoder", "001", "convolutional autoencoder + 3-layer dense classifier, Fashion-MNIST",
         {"test_acc": 0.9234, "train_acc": 0.9964}, dataset="fashion-mnist", model="autoencoder",
@@ -149,12 +150,10 @@ ROWS = [
     # --- seed 002: overview slides ---
     Row("002-vgg16-imagenet-top5", "002", "VGG16 on ImageNet, 92.7% (top-5, quoted from the paper)",
         {"imagenet_top5": 0.927},
-        unmeasurable="a published ImageNet accuracy, not the project's measurement: it needs ImageNet's validation "
-                     "images and the original 1,000-class head, which bakeoff replaces with its own"),
+        unmeasurable=PUBLISHED_IMAGENET),
     Row("002-resnet50-imagenet", "002", 'ResNet50 on ImageNet, "up to 84.4%" (quoted, metric not stated)',
         {"imagenet": 0.844},
-        unmeasurable="a published ImageNet accuracy, not the project's measurement: it needs ImageNet's validation "
-                     "images and the original 1,000-class head, which bakeoff replaces with its own"),
+        unmeasurable=PUBLISHED_IMAGENET),
     # --- seed 003: CIFAR-10 CNN and ResNet, dog breeds, MNIST ---
     *[Row(f"003-cifar-{name}", "003", f"{label}, CIFAR-10", CIFAR_SEED[label], form=form, dataset="cifar10",
           model=model, options=options, choices=CIFAR_CHOICES[model] + (CIFAR_AUGMENT,) * options.get("augment", False))
