@@ -13,6 +13,13 @@
 
     python bench/serve_latency.py --checkpoint RUN --skip-in-process --batch-window-ms 0,2 --rounds 3 --seconds 15
 
+   --baseline-src DIR adds, taking turns with them, the server of another checkout (its src/ folder: a git
+   worktree of an older commit) on asyncio's event loop, as bakeoff served before uvloop was a dependency:
+
+    git worktree add /tmp/before 06a33a8
+    python bench/serve_latency.py --checkpoint RUN --skip-in-process --runtimes torch --batch-window-ms 10 \
+        --baseline-src /tmp/before/src --rounds 3 --seconds 15 --http-input png
+
 The client runs on the same machine as the server, so both compete for the cores: numbers are for the
 whole loop, a lower bound for a server with the machine to itself.
 """
@@ -136,12 +143,20 @@ async def load_test(port: int, bodies: list[bytes], clients: int, seconds: float
             "failed": int(sum(failures)), **percentiles(latencies)}
 
 
+# The baseline server: another checkout's bakeoff, on asyncio's event loop as it served before uvloop was a
+# dependency (uvicorn's "auto" loop takes uvloop wherever it can import it).
+BASELINE = "import sys; sys.modules['uvloop'] = None; from bakeoff.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
 def http(checkpoint: str, runtime: str, bodies: list[bytes], clients: int, seconds: float,
-         window_ms: float, max_batch: int) -> dict:
+         window_ms: float, max_batch: int, baseline_src: str | None = None) -> dict:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bakeoff", "serve", checkpoint, "--port", str(port),
-                             "--runtime", runtime, "--batch-window-ms", str(window_ms), "--max-batch", str(max_batch)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    serve = ["serve", checkpoint, "--port", str(port), "--runtime", runtime, "--batch-window-ms", str(window_ms)]
+    if baseline_src is None:
+        command, env = [sys.executable, "-m", "bakeoff", *serve, "--max-batch", str(max_batch)], None
+    else:
+        command, env = [sys.executable, "-c", BASELINE, *serve], {**os.environ, "PYTHONPATH": baseline_src}
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -153,7 +168,8 @@ def http(checkpoint: str, runtime: str, bodies: list[bytes], clients: int, secon
                     raise SystemExit(f"bakeoff serve did not start: {proc.stderr.read().decode()[-2000:]}")
                 time.sleep(0.2)
         load = os.getloadavg()[0]  # 1-minute, as the load test starts: others' work on this machine
-        return {"batch_window_ms": window_ms, "max_batch": max_batch, "load_average": load,
+        return {"server": "baseline" if baseline_src else "this checkout", "batch_window_ms": window_ms,
+                "max_batch": max_batch, "load_average": load,
                 **asyncio.run(load_test(port, bodies, clients, seconds, warmup=2.0))}
     finally:
         proc.terminate()
@@ -182,6 +198,10 @@ def main() -> None:
     p.add_argument("--http-input", default="camera", choices=["camera", "png"],
                    help="what the HTTP clients send: 320x240 JPEG camera frames, or the dataset's 28x28 test "
                         "images as PNG (default: camera)")
+    p.add_argument("--baseline-src", help="also serve, taking turns, the bakeoff of another checkout's src/ folder "
+                                          "(e.g. a git worktree of an older commit), on asyncio's loop")
+    p.add_argument("--baseline-window-ms", type=float, default=0,
+                   help="the baseline server's --batch-window-ms (default: 0, as before batching)")
     p.add_argument("--skip-http", action="store_true", help="in-process latency only")
     p.add_argument("--skip-in-process", action="store_true", help="HTTP throughput only")
     p.add_argument("--json", help="also write the results as JSON to this path")
@@ -216,19 +236,25 @@ def main() -> None:
         kind = "320x240 JPEG camera frame" if args.http_input == "camera" else list(inputs)[0]
         bodies = inputs[kind][:64]
         result["http_input"] = kind
+        # (label, window, baseline src): the servers that take turns in each round
+        servers = [(f"window {w:g} ms", w, None) for w in windows]
+        if args.baseline_src:
+            servers.insert(0, (f"baseline, window {args.baseline_window_ms:g} ms", args.baseline_window_ms,
+                               args.baseline_src))
         for runtime in runtimes:
-            runs: dict[float, list[dict]] = {w: [] for w in windows}
+            runs: dict[str, list[dict]] = {label: [] for label, _, _ in servers}
             for _ in range(args.rounds):
-                for w in windows:
-                    r = http(args.checkpoint, runtime, bodies, args.clients, args.seconds, w, args.max_batch)
-                    runs[w].append(r)
-                    print(f"HTTP        {runtime:<5} window {w:g} ms: {r['clients']} clients, {r['seconds']:g} s: "
+                for label, w, src in servers:
+                    r = http(args.checkpoint, runtime, bodies, args.clients, args.seconds, w, args.max_batch, src)
+                    runs[label].append(r)
+                    print(f"HTTP        {runtime:<5} {label}: {r['clients']} clients, {r['seconds']:g} s: "
                           f"{r['requests_per_s']:.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
                           f"({r['failed']} failed; load average {r['load_average']:.2f})", flush=True)
-            result["http"][runtime] = {f"window_{w:g}ms": {"median": medians(rs), "runs": rs} for w, rs in runs.items()}
-            for w, rs in runs.items():
+            result["http"][runtime] = {label.replace(", ", "_").replace(" ", "_"): {"median": medians(rs), "runs": rs}
+                                       for label, rs in runs.items()}
+            for label, rs in runs.items():
                 m = medians(rs)
-                print(f"median      {runtime:<5} window {w:g} ms over {m['rounds']}: {m['requests_per_s']:.0f} req/s  "
+                print(f"median      {runtime:<5} {label} over {m['rounds']}: {m['requests_per_s']:.0f} req/s  "
                       f"p50 {m['p50_ms']:.2f} ms  p99 {m['p99_ms']:.2f} ms")
     if args.json:
         write_json(args.json, result)

@@ -61,6 +61,7 @@ def closing():
 def test_concurrent_views_share_one_forward_and_each_gets_its_own_row(closing):
     forward = Recording()
     batcher = closing(forward, window_ms=2000, max_batch=8)  # full at 8: no need to wait the window out
+    batcher.expect(8)  # as the app announces each request's view before preparing it
     results = [None] * 8
 
     def client(i):
@@ -80,7 +81,8 @@ def test_concurrent_views_share_one_forward_and_each_gets_its_own_row(closing):
 
 def test_a_batch_holds_at_most_max_batch_views(closing):
     forward = Recording()
-    batcher = closing(forward, window_ms=300, max_batch=4)  # the 10 are queued within microseconds of each other
+    batcher = closing(forward, window_ms=300, max_batch=4)
+    batcher.expect(10)
     futures = [batcher.submit(view(i)) for i in range(10)]
     rows = [f.result(timeout=5) for f in futures]
     assert forward.sizes == [4, 4, 2]
@@ -88,16 +90,43 @@ def test_a_batch_holds_at_most_max_batch_views(closing):
         np.testing.assert_allclose(row, expected(i), rtol=1e-5)
 
 
-def test_a_lone_view_waits_the_window_and_no_longer(closing):
-    batcher = closing(Recording(), window_ms=50, max_batch=32)
+def test_a_lone_view_goes_at_once(closing):
+    forward = Recording()
+    batcher = closing(forward, window_ms=2000, max_batch=32)
     start = time.perf_counter()
     batcher.submit(view(0)).result(timeout=5)
-    assert 0.045 < time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 0.5 and forward.sizes == [1]  # nobody announced: no wait
+
+
+def test_announced_views_are_waited_for_up_to_the_window_and_no_longer(closing):
+    forward = Recording()
+    batcher = closing(forward, window_ms=300, max_batch=32)
+    batcher.expect(3)
+    start = time.perf_counter()
+    first = batcher.submit(view(0))
+    time.sleep(0.05)
+    second = batcher.submit(view(1))  # the third never comes
+    np.testing.assert_allclose(first.result(timeout=5), expected(0), rtol=1e-5)
+    np.testing.assert_allclose(second.result(timeout=5), expected(1), rtol=1e-5)
+    assert 0.28 < time.perf_counter() - start < 1.0 and forward.sizes == [2]
+
+
+def test_a_withdrawn_view_is_not_waited_for(closing):
+    forward = Recording()
+    batcher = closing(forward, window_ms=5000, max_batch=32)
+    batcher.expect(2)
+    start = time.perf_counter()
+    first = batcher.submit(view(0))
+    time.sleep(0.05)
+    batcher.withdraw()  # its photo failed to decode: the forward goes without it
+    np.testing.assert_allclose(first.result(timeout=5), expected(0), rtol=1e-5)
+    assert time.perf_counter() - start < 1.0 and forward.sizes == [1]
 
 
 def test_a_failing_forward_fails_only_its_own_batch(closing):
     forward = Recording()
     batcher = closing(forward, window_ms=300, max_batch=4, name="mlp_seed0")  # batches of 4 fill at once
+    batcher.expect(8)
     poisoned = view(1)
     poisoned[0, 0, 0, 0] = np.nan
     first = [batcher.submit(x) for x in (view(0), poisoned, view(2), view(3))]
@@ -114,6 +143,7 @@ def test_a_failing_forward_fails_only_its_own_batch(closing):
 
 def test_a_forward_of_the_wrong_shape_is_an_error_not_a_wrong_answer(closing):
     batcher = closing(lambda x: np.zeros((1, 5), np.float32), window_ms=1000, max_batch=2)
+    batcher.expect(2)
     futures = [batcher.submit(view(i)) for i in range(2)]
     for f in futures:
         with pytest.raises(BatchFailed, match=r"shape \(1, 5\) for 2 inputs"):

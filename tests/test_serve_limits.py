@@ -275,6 +275,9 @@ def test_stalled_clients_neither_starve_others_nor_stay(run_dir):
             s.settimeout(5)
             assert s.recv(1024) == b""  # closed by the server: no answer, no slot held
         assert get(f"{url}/healthz", timeout=5) == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as big:  # a head over 16 KB: 400, closed
+            big.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n")
+            assert big.recv(64).startswith(b"HTTP/1.1 400")
         assert get(f"{url}/healthz".replace("127.0.0.1", "localhost")) == 200
         request = urllib.request.Request(f"{url}/healthz", headers={"Host": "evil.example"})
         with pytest.raises(urllib.error.HTTPError) as e:
@@ -285,3 +288,14 @@ def test_stalled_clients_neither_starve_others_nor_stay(run_dir):
             s.close()
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_server_parses_with_httptools_where_installed_and_h11_on_request():
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from bakeoff.serve.protocol import with_head_timeout
+
+    fast, plain = with_head_timeout(3.0), with_head_timeout(4.0, parser="h11")
+    assert issubclass(fast, HttpToolsProtocol) and fast.head_timeout == 3.0
+    assert issubclass(plain, H11Protocol) and plain.head_timeout == 4.0

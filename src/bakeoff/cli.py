@@ -213,9 +213,10 @@ def _add_serving_commands(sub) -> None:
                    help="CPU threads per request; concurrent requests use the other cores (default: 1)")
     p.add_argument("--decode-memory-mb", type=float, default=512,
                    help="memory the photos being decoded at once may take together; more wait (default: 512)")
-    p.add_argument("--batch-window-ms", type=float, default=2,
-                   help="concurrent requests for a model share one forward pass: it waits this long after the "
-                        "first for others to join (default: 2; 0: each request runs its own, unbatched)")
+    p.add_argument("--batch-window-ms", type=float, default=25,
+                   help="concurrent requests for a model share one forward pass: it waits for photos other "
+                        "requests are preparing, at most this long after the first (a lone request never waits; "
+                        "default: 25; 0: each request runs its own, unbatched)")
     p.add_argument("--max-batch", type=int, default=32, help="photos in one shared forward pass at most (default: 32)")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="also answer requests for this host name, e.g. a name this machine has on the network "

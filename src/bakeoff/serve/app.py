@@ -9,6 +9,7 @@ GET  /             the web page (static/, no external resources)
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import socket
 from pathlib import Path
@@ -28,7 +29,7 @@ from .budget import DEFAULT_BUDGET, MemoryBudget
 from .decode import decode_bytes
 from .guards import Guards
 from .predictor import Predictor, decode_side
-from .protocol import HEAD_TIMEOUT, connection_limit, with_head_timeout
+from .protocol import HEAD_TIMEOUT, MAX_HEAD, connection_limit, with_head_timeout
 from .preprocess import MAX_PIXELS, PhotoError
 
 STATIC = Path(__file__).parent / "static"
@@ -69,6 +70,13 @@ def create_app(predictor: Predictor, max_upload: int = MAX_UPLOAD, max_pixels: i
     limiter = anyio.CapacityLimiter(concurrency or max(2, os.cpu_count() or 2))
     budget = MemoryBudget(memory)
 
+    @contextlib.asynccontextmanager
+    async def decoding_room(data: bytes, chosen):
+        """What decoding will cost, from the header alone, then wait until the budget has room for it."""
+        cost = await anyio.to_thread.run_sync(decode_bytes, data, max_pixels, decode_side(chosen), limiter=limiter)
+        async with budget.hold(cost):
+            yield
+
     @app.exception_handler(RequestValidationError)
     async def one_line_validation_error(request: Request, exc: RequestValidationError):
         e = exc.errors()[0]
@@ -94,17 +102,20 @@ def create_app(predictor: Predictor, max_upload: int = MAX_UPLOAD, max_pixels: i
         except BakeoffError as e:
             raise HTTPException(422, str(e)) from None
         data = await read_image(request, max_upload)
-        try:  # what decoding will cost, from the header alone, then wait until the budget has room for it
-            cost = await anyio.to_thread.run_sync(decode_bytes, data, max_pixels, decode_side(chosen), limiter=limiter)
-            async with budget.hold(cost):
-                if batchers is None:
-                    return await anyio.to_thread.run_sync(
+        try:
+            if batchers is None:
+                async with decoding_room(data, chosen):
+                    return JSONResponse(await anyio.to_thread.run_sync(
                         lambda: predictor.predict(data, top_k, model, include_input, max_pixels, name="upload"),
+                        limiter=limiter))
+            with batchers.preparing([m.name for m in chosen]):  # a forward under way waits for these views
+                async with decoding_room(data, chosen):
+                    prepared = await anyio.to_thread.run_sync(
+                        lambda: predictor.prepare(data, model, include_input, max_pixels, name="upload"),
                         limiter=limiter)
-                prepared = await anyio.to_thread.run_sync(
-                    lambda: predictor.prepare(data, model, include_input, max_pixels, name="upload"), limiter=limiter)
             logits, ms = await batchers.forward(prepared.inputs)  # holds neither a thread nor decoding memory
-            return predictor.answer(prepared, logits, ms, top_k)
+            # plain JSON types already: a JSONResponse skips FastAPI's walk of the answer (jsonable_encoder)
+            return JSONResponse(predictor.answer(prepared, logits, ms, top_k))
         except PhotoError as e:
             raise HTTPException(e.status, str(e)) from None
         except BakeoffError as e:
@@ -203,6 +214,12 @@ def run_server(predictor: Predictor, host: str, port: int, max_upload: int = MAX
 
     app = create_app(predictor, max_upload, memory=memory, host=host, allowed_hosts=allowed_hosts,
                      batch_window_ms=batch_window_ms, max_batch=max_batch)
+    # Everything alive now (models, torch, the app) lives as long as the server: frozen, the collector never walks
+    # it again. Its full collections had stalled every request in flight: p99 200-250 -> 110-150 ms under 32
+    # clients (docs/serving.md).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=host, port=port, log_level="warning", http=with_head_timeout(head_timeout),
+                loop="auto",  # uvloop where installed
                 limit_concurrency=connection_limit(), timeout_keep_alive=5,
-                h11_max_incomplete_event_size=16 * 1024)  # bytes of request head: larger gets 400
+                h11_max_incomplete_event_size=MAX_HEAD)  # h11 only; protocol.py counts httptools' head

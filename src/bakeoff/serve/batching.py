@@ -1,11 +1,14 @@
 """Concurrent requests for the same model share one forward pass.
 
-Each request decodes and preprocesses its own photo (in the app's thread pool), then hands its normalized
-view to the model's Batcher and waits. The Batcher's worker thread takes the first view waiting, gathers
-whatever else arrives within `window_ms` of it (at most `max_batch`), runs one forward on the stack and gives
-each request its own row. A batched forward costs far less per image than one image at a time on a CPU
-(Fashion-MNIST fast-net-s, PyTorch, 1 thread: 1.03 ms for 1 image, 9.0 ms for 32, measured on the 2-core
-development machine), and the waiting request holds no thread of the pool meanwhile.
+Each request announces its view (`expect`) as it starts decoding and preprocessing its photo (in the app's
+thread pool), then hands the normalized view to the model's Batcher and waits. The Batcher's worker thread
+takes the first view waiting and everything already queued behind it; while views are still announced, it
+waits for them, at most `window_ms` after the first view arrived; it stops at `max_batch`, runs one forward
+on the stack and gives each request its own row. A lone request therefore never waits, and a busy server
+waits only for photos already being prepared. A batched forward costs far less per image than one image at
+a time on a CPU (Fashion-MNIST fast-net-s, PyTorch, one thread: 1.0 ms for 1 image, 0.65 ms each for 4,
+0.42 ms each for 32, on the 2-core development machine), but only large batches pay: under 32 clients a
+fixed 2 ms window gathered 1.1-2.1 views per forward. The waiting request holds no thread of the pool.
 
 A forward that raises fails the requests of that batch alone (BatchFailed, naming the model); the worker
 goes on with the next batch. `close()` answers what is queued, then refuses new views (BatcherClosed).
@@ -13,6 +16,7 @@ goes on with the next batch. `close()` answers what is queued, then refuses new 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import queue
 import threading
@@ -25,10 +29,10 @@ import numpy as np
 
 from ..errors import ConfigError, one_line
 
-DEFAULT_WINDOW_MS = 2.0  # ms a forward waits for company after its first view: what a lone request pays at most;
-# 32 clients sending 28x28 PNGs to a 2-core server: 2.1 views per forward on average (camera frames: 1.1)
-DEFAULT_MAX_BATCH = 32  # views per forward: fast-net-s costs 0.28 ms per image at 32 against 1.0 ms alone
-MAX_WINDOW_MS = 100.0  # longer is a typo: every lone request would wait that long
+DEFAULT_WINDOW_MS = 25.0  # ms a forward waits at most for announced views after its first: what a request
+# pays at most for company under load (a lone request pays nothing)
+DEFAULT_MAX_BATCH = 32  # views per forward: fast-net-s costs 0.42-0.46 ms per image at 16-32
+MAX_WINDOW_MS = 100.0  # longer is a typo: a busy server's requests would wait that long for company
 MAX_BATCH = 1024
 
 
@@ -48,6 +52,9 @@ def check_batching(window_ms: float, max_batch: int) -> None:
         raise ConfigError(f"--max-batch must be in 1..{MAX_BATCH}, got {max_batch}")
 
 
+_WAKE = object()  # queued by `withdraw`: the worker re-reads how many views are still coming
+
+
 @dataclass
 class _Waiting:
     x: np.ndarray  # (1, C, H, W) float32, normalized as the model was trained
@@ -64,16 +71,29 @@ class Batcher:
         self.window = window_ms / 1000  # s
         self.max_batch = max_batch
         self.name = name
-        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()  # orders submit against close: nothing is queued behind the stop mark
-        self._closed = False
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()  # _Waiting, _WAKE, or None: stop
+        self._lock = threading.Lock()  # orders submit against close (nothing is queued behind the stop mark)
+        self._closed = False  # and guards _coming
+        self._coming = 0  # views announced by `expect` and not yet submitted or withdrawn
         self._worker = threading.Thread(target=self._run, name=f"batcher-{name}", daemon=True)
         self._worker.start()
 
+    def expect(self, n: int = 1) -> None:
+        """`n` views are being prepared: a forward under way waits for them (at most the window)."""
+        with self._lock:
+            self._coming += n
+
+    def withdraw(self, n: int = 1) -> None:
+        """`n` announced views will not come (their photo failed, their client left): wait no more for them."""
+        with self._lock:
+            self._coming = max(0, self._coming - n)
+            self._queue.put(_WAKE)
+
     def submit(self, x: np.ndarray) -> Future:
-        """A future for the logits (K,) of one view, float32 (1, C, H, W)."""
+        """A future for the logits (K,) of one view, float32 (1, C, H, W); fulfils one announcement, if any."""
         future: Future = Future()
         with self._lock:
+            self._coming = max(0, self._coming - 1)
             if self._closed:
                 future.set_exception(BatcherClosed(f"{self.name}: the server is shutting down"))
             else:
@@ -94,17 +114,22 @@ class Batcher:
             first = self._queue.get()
             if first is None:
                 return
+            if first is _WAKE:
+                continue
             batch = [first]
             deadline = first.queued_at + self.window  # a view that waited through the last forward goes at once
             while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.perf_counter()))
+                with self._lock:
+                    wait = deadline - time.perf_counter() if self._coming else 0.0
+                try:  # what is queued, then, while views are announced, what arrives before the deadline
+                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
                     stopping = True
                     break
-                batch.append(item)
+                if item is not _WAKE:
+                    batch.append(item)
             self._forward(batch)
 
     def _forward(self, batch: list[_Waiting]) -> None:
@@ -129,6 +154,18 @@ class ModelBatchers:
 
     def __init__(self, models, window_ms: float = DEFAULT_WINDOW_MS, max_batch: int = DEFAULT_MAX_BATCH):
         self.by_name = {m.name: Batcher(m.forward, window_ms, max_batch, m.name) for m in models}
+
+    @contextlib.contextmanager
+    def preparing(self, names: list[str]):
+        """Announce a view for each model named while the block prepares them; withdrawn if the block fails."""
+        for name in names:
+            self.by_name[name].expect()
+        try:
+            yield
+        except BaseException:  # a bad photo, a client gone (cancelled): nobody waits for these views
+            for name in names:
+                self.by_name[name].withdraw()
+            raise
 
     async def forward(self, inputs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """({model: logits (K,)}, {model: ms from handing the view over to its answer}) for {model: (1, C, H, W)}."""
