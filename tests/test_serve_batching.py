@@ -282,6 +282,18 @@ def test_a_failing_forward_is_a_one_line_500_and_the_server_goes_on(comparison):
     assert [r.status_code for r in after] == [200, 200]
 
 
+def test_a_photo_that_fails_is_not_waited_for(comparison):
+    """A bad photo announced its view and never delivers it: it is withdrawn, so later requests do not wait
+    the (long) window for it."""
+    predictor = Predictor.load(comparison)
+    with TestClient(create_app(predictor, batch_window_ms=100)) as client:
+        assert client.post("/v1/predict", content=b"not a photo").status_code == 415
+        start = time.perf_counter()
+        for photo in PHOTOS[:5]:
+            assert client.post("/v1/predict", content=photo).status_code == 200
+        assert time.perf_counter() - start < 0.4  # five forwards that waited 100 ms each would take 0.5 s
+
+
 def test_shutdown_stops_the_workers(comparison):
     predictor = Predictor.load(comparison)
 
