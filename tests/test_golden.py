@@ -2,7 +2,10 @@
 
 On a CPU of the kind the golden file was written on, every number must be equal as written. On another
 (oneDNN picks other kernels, so sums run in another order) losses may move in the last digits: they are
-compared to a relative 1e-4, and counts, labels and stages still exactly.
+compared to a relative 1e-4, and counts, labels and stages still exactly. Numbers numpy's LAPACK computes
+(the PCA baseline of the autoencoder) are always compared so: OpenBLAS picks its kernels by CPU model, which
+torch's capability does not tell apart (seen: pca_recon_mse 0.08227386 against 0.08227388 on another AVX512
+host, every torch number equal).
 """
 import json
 
@@ -18,6 +21,9 @@ def _close(a, b) -> bool:
         return a == b
 
 
+LAPACK_COMPUTED = {"pca_recon_mse"}  # metrics.json keys computed by numpy/scikit-learn, not torch
+
+
 def _diff(expected, actual, path="", exact=True) -> list[str]:
     if isinstance(expected, dict) and isinstance(actual, dict):
         out = [f"{path}/{k}: missing" for k in expected if k not in actual]
@@ -29,6 +35,7 @@ def _diff(expected, actual, path="", exact=True) -> list[str]:
         if len(expected) != len(actual):
             return [f"{path}: {len(actual)} items, expected {len(expected)}"]
         return [d for i, (e, a) in enumerate(zip(expected, actual)) for d in _diff(e, a, f"{path}[{i}]", exact)]
+    exact = exact and path.rsplit("/", 1)[-1] not in LAPACK_COMPUTED
     same = expected == actual if exact else _close(expected, actual)
     return [] if same else [f"{path}: {actual!r}, expected {expected!r}"]
 
