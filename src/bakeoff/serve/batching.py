@@ -170,13 +170,16 @@ class ModelBatchers:
     async def forward(self, inputs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """({model: logits (K,)}, {model: ms from handing the view over to its answer}) for {model: (1, C, H, W)}."""
         logits, ms = {}, {}
+        start = time.perf_counter()
+        # Every view is submitted before the first await: a request cancelled from here on has fulfilled its
+        # announcements (`preparing`), so no batcher goes on waiting for a view that will never come.
+        futures = {name: asyncio.wrap_future(self.by_name[name].submit(x)) for name, x in inputs.items()}
 
-        async def one(name: str, x: np.ndarray) -> None:
-            start = time.perf_counter()
-            logits[name] = await asyncio.wrap_future(self.by_name[name].submit(x))
+        async def one(name: str, future: asyncio.Future) -> None:
+            logits[name] = await future
             ms[name] = 1000 * (time.perf_counter() - start)
 
-        await asyncio.gather(*(one(name, x) for name, x in inputs.items()))
+        await asyncio.gather(*(one(name, f) for name, f in futures.items()))
         return logits, ms
 
     def close(self) -> None:
