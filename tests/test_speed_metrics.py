@@ -15,7 +15,10 @@ from bakeoff.runner import PreparedData, execute_run
 def test_a_run_reports_its_throughput_flops_and_peak_memory(tmp_path):
     data = PreparedData.from_dataset(load_dataset("digits"))
     m = execute_run(RunConfig(model="basic-cnn", epochs=2, seed=0), data, tmp_path, quiet=True)
-    assert m["images_per_s"] == pytest.approx(2 * m["n_train"] / m["train_seconds"], rel=0.05)
+    # images over the training passes' own seconds: above the whole run's rate (which adds validation and
+    # checkpoints, 5-7% of this tiny run on a slow host), but not far above it
+    whole_run_rate = 2 * m["n_train"] / m["train_seconds"]
+    assert whole_run_rate <= m["images_per_s"] < 1.3 * whole_run_rate
     assert m["seconds_per_epoch"] == pytest.approx(m["train_seconds"] / 2)
     assert 2 * m["mflops"] < m["train_mflops"] <= 3 * m["mflops"]
     assert m["train_gflops_per_s"] == pytest.approx(m["train_mflops"] * m["images_per_s"] / 1e3)
