@@ -54,6 +54,12 @@ def _add_train_options(p: Parser, sweep: bool = False) -> None:
                    help="a folder of class folders of labelled real photos, converted as `predict` converts a photo: "
                         "4/5 join the training data, 1/5 is held out and scored (column photo_val_acc); folder names "
                         "map to classes as for --real-photos, with --class-map (default: none)")
+    p.add_argument("--progressive-resize", metavar="PIXELS", type=whole,
+                   help="train the first epoch on images PIXELS a side, growing to their own size just past halfway: "
+                        "fewer FLOPs early on (models that pool globally, e.g. fast-net; default: off)")
+    p.add_argument("--whiten-stem", action="store_true", default=None,
+                   help="fast-net: set the first conv to the whitening of the training images' patches and freeze "
+                        "it (default: off)")
     p.add_argument("--tta", action="store_true", default=None,
                    help="test-time augmentation: average each image's logits with its mirror image's (default: off)")
     p.add_argument("--patience", type=whole, help="stop after N epochs without val-loss improvement (default: off)")

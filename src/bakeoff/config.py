@@ -43,6 +43,10 @@ class RunConfig:
     train_photos: str | None = None  # a folder of labelled real photos, converted as predict sees them; 4/5 join
     # training, 1/5 is scored after it (photo_training.py)
     photo_class_map: str | None = None  # --class-map for train_photos' folder names: 'pants=Trouser,...'
+    progressive_resize: int | None = None  # epoch 1 trains on images this many pixels a side, growing to their
+    # own size just past halfway (engine/resize.py); models that pool globally only
+    whiten_stem: bool = False  # fast-net: the stem conv set to the whitening of training patches, frozen
+    # (engine/whitening.py)
     tta: bool = False  # test-time augmentation: validation and test logits averaged with the mirror image's
     patience: int | None = None  # epochs without val-loss improvement before stopping; None: never stop early
     seed: int = 0
@@ -93,6 +97,7 @@ class RunConfig:
         _check(self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}")
         _check(self.patience is None or self.patience >= 1, f"--patience must be at least 1, got {self.patience}")
         _check(self.img_size is None or 4 <= self.img_size <= 512, f"--img-size must be in 4..512, got {self.img_size}")
+        self._validate_model_traits()
         _check(0 <= self.momentum < 1, f"--momentum must be in [0, 1), got {self.momentum}")
         _check(0 <= self.seed <= MAX_SEED, f"seeds must be whole numbers in 0..{MAX_SEED}, got {self.seed}")
         _check(self.train_subset is None or self.train_subset >= 1,
@@ -125,6 +130,24 @@ class RunConfig:
             if ok and kind == "float" and not math.isfinite(value):
                 ok = False
             _check(ok, f"{f.name.replace('_', '-')} must be {_KIND_WORDS[kind]}, got {value!r:.60}")
+
+    def _validate_model_traits(self) -> None:
+        """Options that only some models can take."""
+        from .models import has_trait, models_with
+
+        if self.progressive_resize is not None:
+            _check(4 <= self.progressive_resize <= 512,
+                   f"--progressive-resize must be in 4..512 pixels, got {self.progressive_resize}")
+            _check(has_trait(self.model, "any_size"),
+                   f"--progressive-resize needs a model that pools globally, so it takes any image size "
+                   f"({', '.join(models_with('any_size'))}); {self.model} does not")
+            _check(self.freeze == "none" and not self.finetune_blocks,
+                   "--progressive-resize trains the whole network; it does not go with --freeze or --finetune-blocks")
+        if self.whiten_stem:
+            _check(has_trait(self.model, "stem"),
+                   f"--whiten-stem works on {', '.join(models_with('stem'))}, not {self.model}")
+            _check(self.pretrained == "none", "--whiten-stem sets a fresh network's first layer; "
+                   "it does not go with --pretrained")
 
     def _validate_transfer(self) -> None:
         from .models.pretrained import IMAGENET_WEIGHTS  # a table of published files; nothing is read
@@ -250,10 +273,14 @@ GRID_AXES = {"models": "model", "optimizers": "optimizer", "lrs": "lr", "seeds":
 # options, applied before the grid is built.
 AXIS_TAGS = {"epochs": "ep", "batch_size": "bs", "schedule": "sched-", "weight_decay": "wd", "label_smoothing": "ls",
              "momentum": "mom", "nesterov": "nesterov-", "patience": "pat", "tta": "tta-",
+             "progressive_resize": "pr", "whiten_stem": "whiten-",
              "backbone_lr_scale": "blr"}
 OPTION_AXES = (*AXIS_TAGS, "pretrained", "freeze", "finetune_blocks", "denoise", "latent_dim",
                "photo_augment")  # the last ones already show in run ids when set (_transfer_suffix, aug+photo)
 AUTOENCODER_OPTIONS = ("denoise", "latent_dim")  # no effect on other models, so not swept for them
+# Options that only models with a trait (models/registry.py) can take: in a line-up (or under a recipe that sets
+# them) they apply to those models and are left out for the others, as the autoencoder's options are.
+TRAIT_OPTIONS = {"progressive_resize": "any_size", "whiten_stem": "stem"}
 NOT_OPTIONS = ("fold", "name_axes")  # set by the grid itself
 MAX_RUNS = 10_000  # a grid file that expands to more is a mistake, not a plan
 
@@ -353,9 +380,14 @@ class GridConfig:
         """
         from .models.pretrained import IMAGENET_WEIGHTS  # a table of published files; nothing is read
 
+        from .models import has_trait
+
         options = dict(options)
         if model != "autoencoder":
             for key in AUTOENCODER_OPTIONS:
+                options.pop(key, None)
+        for key, trait in TRAIT_OPTIONS.items():
+            if not has_trait(model, trait):
                 options.pop(key, None)
         if "pretrained" in self.axes and options.get("pretrained", "none") == "none":
             for key in TRANSFER_OPTIONS:  # how to adapt pretrained weights means nothing for the scratch points

@@ -20,6 +20,7 @@ from .engine.loop import Diverged, FitResult, Split, evaluate, uses_tta
 from .engine.memory import PeakMemory
 from .engine.metrics import count_params, forward_mflops, train_mflops
 from .engine.stages import is_autoencoder, train_model, trains_whole_model
+from .engine.whitening import whiten_stem
 from .models import create_model
 from .models.checkpoint import save_checkpoint
 from .models.pretrained import check_sources, input_stats, load_pretrained, model_options
@@ -153,6 +154,8 @@ def build_run(cfg: RunConfig, data: PreparedData, device: torch.device) -> Built
     model_kwargs = {"num_classes": ds.num_classes, "in_chans": ds.in_chans, "img_size": ds.img_size,
                     **model_options(cfg)}
     model = create_model(cfg.model, **model_kwargs)
+    if cfg.whiten_stem:  # from the training split's images only
+        whiten_stem(model, train.x)
     pretrained = load_pretrained(model, cfg)  # {} without --pretrained
     model = model.to(device).to(memory_format=torch.channels_last)
     return BuiltRun(data, train, val, model, model_kwargs, pretrained, held_out, counts)

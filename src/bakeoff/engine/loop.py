@@ -24,6 +24,7 @@ from .features import eval_batch_size
 from .objectives import Classification
 from .optim import build_optimizer, build_schedule
 from .progress import EpochProgress
+from .resize import epoch_sizes, resize_batch
 from .state import TrainState, load_state, save_state, snapshot
 
 
@@ -53,12 +54,14 @@ class EpochResult:
 def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.device, precision: str,
               optimizer: torch.optim.Optimizer | None = None, schedule=None, augment: Augment | None = None,
               objective=None, gen: torch.Generator | None = None, collect: bool = False,
-              progress: EpochProgress | None = None, tta: bool = False, max_steps: int | None = None) -> EpochResult:
+              progress: EpochProgress | None = None, tta: bool = False, max_steps: int | None = None,
+              size: int | None = None) -> EpochResult:
     """One pass over `split`: trains when an optimizer is given, else evaluates.
 
     `objective`: what is minimised (default: cross-entropy against the labels, engine/objectives.py).
     `tta` (evaluation only): average the logits of each image and its mirror image.
     `max_steps`: stop after this many steps (the last, partial epoch of a --time-budget plan).
+    `size` (training only): resize each batch to size x size pixels (--progressive-resize, engine/resize.py).
 
     Under torchrun (training only) each rank takes its slice of every global batch of `batch_size`.
     """
@@ -87,6 +90,8 @@ def run_epoch(model: nn.Module, split: Split, *, batch_size: int, device: torch.
             x, y = split.x[idx], split.y[idx]
             if augment is not None:
                 x = augment(x)
+            if size is not None:
+                x = resize_batch(x, size)
             with autocast(device, precision):
                 out = model(objective.inputs(x, training))
                 if tta:
@@ -170,6 +175,7 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     before = list(history_before)
     tta = uses_tta(cfg.tta, cfg.dataset) and objective.classifies
     progress = EpochProgress(quiet=quiet, label=f"{cfg.run_id} {stage}".strip())
+    sizes = epoch_sizes(train.x.shape[-1], _resize_start(cfg, model, train, objective, params), cfg.epochs)
     while st.epoch < cfg.epochs and not st.stopped_early and not _over_budget(plan, st.history,
                                                                               _share(total_steps, st.epoch,
                                                                                      steps_per_epoch)):
@@ -179,7 +185,7 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
         try:
             tr = run_epoch(net, train, batch_size=cfg.batch_size, device=device, precision=precision,
                            optimizer=optimizer, schedule=schedule, augment=augment, objective=objective, gen=gen,
-                           progress=progress,
+                           progress=progress, size=sizes[epoch - 1],
                            max_steps=None if total_steps is None else total_steps - (epoch - 1) * steps_per_epoch)
         finally:
             progress.stop()
@@ -214,6 +220,13 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     return FitResult(before + st.history, len(before) + st.best_epoch, st.stopped_early,
                      images / max(st.train_seconds, 1e-9), resumed_from, images, st.train_seconds,
                      budget_epochs=plan.epochs if plan else None)
+
+
+def _resize_start(cfg: RunConfig, model: nn.Module, train: Split, objective, params) -> int | None:
+    """--progressive-resize's first size, no smaller than the model can pool (None: off, or a head on features)."""
+    if cfg.progressive_resize is None or params is not None or not objective.classifies or train.x.dim() != 4:
+        return None
+    return max(cfg.progressive_resize, getattr(model, "min_input_size", 1))
 
 
 def _over_budget(plan, history: list[dict], share: float = 1.0) -> bool:

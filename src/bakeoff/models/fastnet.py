@@ -40,10 +40,11 @@ class FastNet(ClassifierBase):
         super().__init__(num_classes, in_chans, img_size)
         stem, *blocks = widths
         layers = conv_bn(in_chans, stem, pool=False)
-        size, cin = img_size, stem
+        size, cin, pools = img_size, stem, 0
         for width in blocks:
             pool = size >= 2  # an 8x8 input (digits) pools to 1x1 and stops there
             size = size // 2 if pool else size
+            pools += pool
             layers += conv_bn(cin, width, pool) + conv_bn(width, width, pool=False)
             cin = width
         self.features = nn.Sequential(*layers)
@@ -53,10 +54,15 @@ class FastNet(ClassifierBase):
         self.logit_scale = logit_scale
         self.fc = self.new_classifier(num_classes)
         self.widths = tuple(widths)
+        self.min_input_size = 2 ** pools  # smaller images would pool to nothing (--progressive-resize)
 
     def new_classifier(self, num_classes: int) -> nn.Module:
         """The scaled, bias-free head: a transfer run's fresh head has the keys and scale of the source's."""
         return ScaledLinear(self.num_features, num_classes, self.logit_scale)
+
+    def stem_conv(self) -> nn.Conv2d:
+        """The first convolution, which sees the pixels (--whiten-stem sets it from the data)."""
+        return self.features[0]
 
     def backbone_blocks(self) -> list[nn.Module]:
         """The conv stack cut after each pool, input first."""
@@ -73,20 +79,20 @@ class FastNet(ClassifierBase):
 
 
 
-@register_model("fast-net")
+@register_model("fast-net", traits=("any_size", "stem"))
 def fast_net(num_classes: int, in_chans: int, img_size: int, widths=(32, 64, 128, 256), **kwargs) -> FastNet:
     """airbench-style speed network: stem + 3 conv-pool-BN-GELU blocks, global max-pool, scaled linear head."""
     return FastNet(num_classes, in_chans, img_size, widths=tuple(widths), **kwargs)
 
 
-@register_model("fast-net-s")
+@register_model("fast-net-s", traits=("any_size", "stem"))
 def fast_net_s(num_classes: int, in_chans: int, img_size: int, **kwargs) -> FastNet:
     """fast-net at half the widths (airbench-style; 16-32-64-128 channels), a quarter of its FLOPs: the
     `--recipe fast` network for Fashion-MNIST (docs/speed.md gives its measured throughput)."""
     return FastNet(num_classes, in_chans, img_size, widths=(16, 32, 64, 128), **kwargs)
 
 
-@register_model("fast-net-xs")
+@register_model("fast-net-xs", traits=("any_size", "stem"))
 def fast_net_xs(num_classes: int, in_chans: int, img_size: int, **kwargs) -> FastNet:
     """fast-net (airbench-style) at half of fast-net-s's widths, 8-16-32-64 channels: the `--recipe fast`
     network for MNIST (docs/speed.md gives its measured throughput)."""

@@ -17,17 +17,33 @@ import torch.nn as nn
 from ..errors import unknown_choice
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
+_TRAITS: dict[str, frozenset[str]] = {}
+# What a model can do beyond the common interface, known before it is built (options are checked against it):
+# "any_size": it pools globally before its head, so it takes images of any size (--progressive-resize);
+# "stem": it has `stem_conv()`, a first convolution that --whiten-stem can set from the data.
+TRAITS = ("any_size", "stem")
 
 
-def register_model(name: str):
-    """Decorator: make a factory available to `create_model(name, ...)`."""
+def register_model(name: str, traits: tuple[str, ...] = ()):
+    """Decorator: make a factory available to `create_model(name, ...)`, with its `traits` (TRAITS)."""
+    assert set(traits) <= set(TRAITS), f"unknown traits {traits}"
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         assert name not in _MODELS, f"model '{name}' registered twice"
         _MODELS[name] = fn
+        _TRAITS[name] = frozenset(traits)
         return fn
 
     return wrap
+
+
+def has_trait(name: str, trait: str) -> bool:
+    """Whether the registered model `name` has `trait` (TRAITS)."""
+    return trait in _TRAITS.get(name, ())
+
+
+def models_with(trait: str) -> list[str]:
+    return [n for n in list_models() if has_trait(n, trait)]
 
 
 def list_models(pattern: str = "*") -> list[str]:

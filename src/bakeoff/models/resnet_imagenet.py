@@ -115,7 +115,7 @@ class ImageNetResNet(ClassifierBase):
 
 
 
-@register_model("resnet50")
+@register_model("resnet50", traits=("any_size",))
 def resnet50(num_classes: int, in_chans: int, img_size: int, **kwargs) -> ImageNetResNet:
     """ResNet-50 (He et al. 2016; seed 000, seed 003 transfer learning): torchvision's layout, dense head.
 
