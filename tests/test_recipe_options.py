@@ -113,3 +113,5 @@ def test_in_a_line_up_the_options_apply_to_the_models_that_take_them():
     fm = {r.model: r.whiten_stem for r in runs_for("--recipe", "fast", "--dataset", "fashion-mnist",
                                                    "--models", "fast-net-s,cnn4")}
     assert fm == {"fast-net-s": True, "cnn4": False}  # the recipe's whitened stem, where there is a stem
+    (off,) = runs_for("--recipe", "fast", "--dataset", "fashion-mnist", "--no-whiten-stem")
+    assert not off.whiten_stem  # the recipe's choice, turned off by a flag

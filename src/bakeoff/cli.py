@@ -57,9 +57,10 @@ def _add_train_options(p: Parser, sweep: bool = False) -> None:
     p.add_argument("--progressive-resize", metavar="PIXELS", type=whole,
                    help="train the first epoch on images PIXELS a side, growing to their own size just past halfway: "
                         "fewer FLOPs early on (models that pool globally, e.g. fast-net; default: off)")
-    p.add_argument("--whiten-stem", action="store_true", default=None,
+    p.add_argument("--whiten-stem", action=argparse.BooleanOptionalAction, default=None,
                    help="fast-net: set the first conv to the whitening of the training images' patches and freeze "
-                        "it (default: off)")
+                        "it (default: off; on in --recipe fast for Fashion-MNIST, where --no-whiten-stem turns it "
+                        "off)")
     p.add_argument("--tta", action="store_true", default=None,
                    help="test-time augmentation: average each image's logits with its mirror image's (default: off)")
     p.add_argument("--patience", type=whole, help="stop after N epochs without val-loss improvement (default: off)")
