@@ -31,10 +31,11 @@ def compare(dataset: str | list[str] | None = None, models: str | list[str] | No
     text): `models`, `optimizers`, `lrs`, `seeds`, `augment`, and any option that may be swept, e.g.
     `epochs=[5, 10]`. The other options go in `**options`: `img_size`, `train_subset`, `val_fraction`,
     `data_dir`, `weight_decay`, `label_smoothing`, `momentum`, `schedule`, `recipe`, `photo_augment`, `tta`,
-    `progressive_resize`, `whiten_stem`, `patience`, `device`, `precision`, `pretrained`, `weights`, `freeze`, `finetune_blocks`,
-    `backbone_lr_scale`, `denoise`, `latent_dim`, `time_budget`, `folds`, `tune`, `train_photos` (a folder of
-    labelled real photos, mapped by `class_map`, partly trained on: photo_training.py). `config` is a grid YAML
-    file; arguments given here win over it. Finished runs in `out` are kept (a rerun trains only what is new).
+    `progressive_resize`, `whiten_stem`, `patience`, `device`, `precision`, `pretrained`, `weights`, `freeze`,
+    `finetune_blocks`, `backbone_lr_scale`, `denoise`, `latent_dim`, `time_budget`, `folds`, `tune`,
+    `train_photos` (a folder of labelled real photos, mapped by `class_map`, partly trained on:
+    photo_training.py). `config` is a grid YAML file; arguments given here win over it. Finished runs in `out`
+    are kept (a rerun trains only what is new).
 
     Data: `dataset` names a built-in dataset (`bakeoff datasets`), `arrays:PATH.npz` or `folder:PATH`, or
     several as a list (one comparison each, and a report across them); or `data=(x_train, y_train, x_test,

@@ -33,8 +33,9 @@ ROW_KEY = ("model", "optimizer", "lr", "augment")  # shown first; a row's identi
 # Options besides those that may differ between rows (grid axes, a mixed line-up's transfer options): each one that
 # does gets a column after `augment`, in this order.
 OPTION_COLUMNS = ("epochs", "batch_size", "schedule", "weight_decay", "label_smoothing", "momentum", "nesterov",
-                  "patience", "tta", "progressive_resize", "whiten_stem", "photo_augment", "pretrained", "freeze", "finetune_blocks",
-                  "backbone_lr_scale", "latent_dim", "denoise", "time_budget", "tune", "train_photos")
+                  "patience", "tta", "progressive_resize", "whiten_stem", "photo_augment", "pretrained", "freeze",
+                  "finetune_blocks", "backbone_lr_scale", "latent_dim", "denoise", "time_budget", "tune",
+                  "train_photos")
 
 
 def row_key(config_or_row: dict) -> str:

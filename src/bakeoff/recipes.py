@@ -3,7 +3,8 @@
 `fast` reaches a target accuracy in the least wall-clock time on a few CPU cores (bench/time_to_accuracy.py
 measures it). What it takes from the CIFAR-10 speed records (airbench): a small network that pools early
 (fast-net), large batches, Nesterov SGD with a one-cycle schedule, label smoothing, flip-and-translate
-augmentation, test-time flip augmentation and (Fashion-MNIST) a whitened first layer. Every value here was measured, not guessed: see docs/speed.md.
+augmentation, test-time flip augmentation and (Fashion-MNIST) a whitened first layer. Every value here
+was measured, not guessed: see docs/speed.md.
 
 A recipe only sets defaults: a grid YAML and flags given on the command line override any of them.
 """

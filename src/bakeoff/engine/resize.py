@@ -3,7 +3,7 @@
 With `--progressive-resize N` the training images of epoch 1 are resized to N pixels a side, growing
 linearly to the data's own size by the epoch just past halfway; the rest of training, validation and the
 test score see the images as they are, so batch-norm statistics and the final weights fit the real size.
-Only models that pool globally before their head take other sizes (`accepts_any_size`).
+Only models that pool globally before their head take other sizes (the `any_size` trait, models/registry.py).
 """
 from __future__ import annotations
 
