@@ -175,7 +175,8 @@ def fit(model: nn.Module, train: Split, val: Split | None, cfg: RunConfig, devic
     before = list(history_before)
     tta = uses_tta(cfg.tta, cfg.dataset) and objective.classifies
     progress = EpochProgress(quiet=quiet, label=f"{cfg.run_id} {stage}".strip())
-    sizes = epoch_sizes(train.x.shape[-1], _resize_start(cfg, model, train, objective, params), cfg.epochs)
+    start = _resize_start(cfg, model, train, objective, params)
+    sizes = epoch_sizes(train.x.shape[-1], start, cfg.epochs) if start else [None] * cfg.epochs
     while st.epoch < cfg.epochs and not st.stopped_early and not _over_budget(plan, st.history,
                                                                               _share(total_steps, st.epoch,
                                                                                      steps_per_epoch)):
