@@ -115,3 +115,16 @@ def test_in_a_line_up_the_options_apply_to_the_models_that_take_them():
     assert fm == {"fast-net-s": True, "cnn4": False}  # the recipe's whitened stem, where there is a stem
     (off,) = runs_for("--recipe", "fast", "--dataset", "fashion-mnist", "--no-whiten-stem")
     assert not off.whiten_stem  # the recipe's choice, turned off by a flag
+    (cnn,) = runs_for("--recipe", "fast", "--dataset", "fashion-mnist", "--models", "cnn4")
+    assert not cnn.whiten_stem  # the recipe's choice, for a line-up with no stem to whiten
+
+
+def test_asking_for_an_option_no_model_of_the_line_up_takes_is_one_line_and_exit_2(tmp_path, capsys):
+    from bakeoff.cli import main
+
+    for flags, words in ((["--whiten-stem"], "whiten-stem works on fast-net"),
+                         (["--progressive-resize", "20"], "pools globally")):
+        code = main(["train", "--model", "cnn4", "--out", str(tmp_path / "out"), "--quiet", *flags])
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # refused before anything was written

@@ -278,8 +278,9 @@ AXIS_TAGS = {"epochs": "ep", "batch_size": "bs", "schedule": "sched-", "weight_d
 OPTION_AXES = (*AXIS_TAGS, "pretrained", "freeze", "finetune_blocks", "denoise", "latent_dim",
                "photo_augment")  # the last ones already show in run ids when set (_transfer_suffix, aug+photo)
 AUTOENCODER_OPTIONS = ("denoise", "latent_dim")  # no effect on other models, so not swept for them
-# Options that only models with a trait (models/registry.py) can take: in a line-up (or under a recipe that sets
-# them) they apply to those models and are left out for the others, as the autoencoder's options are.
+# Options that only models with a trait (models/registry.py) can take: in a line-up they apply to the models that
+# take them and are left out for the others; a line-up in which none does is refused in one line (a recipe's
+# choice of one is then dropped instead: commands/configs.py).
 TRAIT_OPTIONS = {"progressive_resize": "any_size", "whiten_stem": "stem"}
 NOT_OPTIONS = ("fold", "name_axes")  # set by the grid itself
 MAX_RUNS = 10_000  # a grid file that expands to more is a mistake, not a plan
@@ -378,16 +379,15 @@ class GridConfig:
         folders are then loaded at PRETRAINED_FOLDER_IMG_SIZE unless --img-size is given, for every run, so
         that all see the same images.
         """
-        from .models.pretrained import IMAGENET_WEIGHTS  # a table of published files; nothing is read
-
         from .models import has_trait
+        from .models.pretrained import IMAGENET_WEIGHTS  # a table of published files; nothing is read
 
         options = dict(options)
         if model != "autoencoder":
             for key in AUTOENCODER_OPTIONS:
                 options.pop(key, None)
-        for key, trait in TRAIT_OPTIONS.items():
-            if not has_trait(model, trait):
+        for key, trait in TRAIT_OPTIONS.items():  # a line-up in which no model takes one is refused by RunConfig
+            if not has_trait(model, trait) and any(has_trait(m, trait) for m in self.models):
                 options.pop(key, None)
         if "pretrained" in self.axes and options.get("pretrained", "none") == "none":
             for key in TRANSFER_OPTIONS:  # how to adapt pretrained weights means nothing for the scratch points

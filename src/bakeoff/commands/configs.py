@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from ..config import GRID_AXES, GridConfig, RunConfig, load_grid_file
+from ..config import GRID_AXES, TRAIT_OPTIONS, GridConfig, RunConfig, load_grid_file
 from ..errors import ConfigError
 from ..recipes import recipe_options
 from ..runfolder import file_safe
@@ -72,13 +72,20 @@ def one_run_from_args(args) -> tuple[GridConfig, Path]:
 
 def _grid(options: dict, default_models: list[str] | None = None) -> tuple[GridConfig, Path]:
     """The grid and its output folder from flat options (grid axes as lists, RunConfig fields, out)."""
-    options = {**_recipe_defaults(options), **options}
+    preset = _recipe_defaults(options)
+    given = {str(k).replace("-", "_") for k in options}
+    options = {**preset, **options}
     if default_models and "models" not in options:
         options["models"] = default_models  # one run's default model, not GridConfig's five
     if options.get("weights") is not None and options.get("pretrained", "none") == "none":
         options["pretrained"] = "imagenet"  # a local ImageNet weight file stands in for the download
     out = options.pop("out", None)
     grid = GridConfig.from_options(options)
+    from ..models import has_trait  # late: the model zoo imports torch
+
+    for key, trait in TRAIT_OPTIONS.items():  # a recipe's choice for models none of which the line-up has
+        if key in preset and key not in given and not any(has_trait(m, trait) for m in grid.models):
+            grid.base.pop(key, None)
     dataset = grid.base.get("dataset", RunConfig.dataset)
     return grid, Path(out) if out else default_out(dataset)
 
