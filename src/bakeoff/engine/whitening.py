@@ -19,16 +19,26 @@ EPS = 1e-2  # added to the eigenvalues: the smallest directions are mostly noise
 def patch_whitening_filters(images: torch.Tensor, kernel_size: int, count: int) -> torch.Tensor:
     """`count` filters (count, C, k, k): the leading eigenvectors of the patches' covariance / sqrt(eigenvalue),
     each followed by its negative (count // 2 pairs; at most 2 x C*k*k)."""
-    x = images[:PATCH_IMAGES].float().contiguous()
-    c, k = x.shape[1], kernel_size
-    patches = F.unfold(x, k, padding=k // 2).transpose(1, 2).reshape(-1, c * k * k)
-    patches = patches - patches.mean(0)
-    cov = patches.T @ patches / len(patches)
-    values, vectors = torch.linalg.eigh(cov.double())  # ascending
+    values, vectors = torch.linalg.eigh(_patch_covariance(images[:PATCH_IMAGES], kernel_size))  # ascending
     values, vectors = values.flip(0), vectors.flip(1)
+    c, k = images.shape[1], kernel_size
     pairs = min(count // 2, c * k * k)
     filters = (vectors[:, :pairs] / (values[:pairs] + EPS).sqrt()).T.float()  # (pairs, C*k*k)
     return torch.cat([filters, -filters]).reshape(2 * pairs, c, k, k)
+
+
+def _patch_covariance(images: torch.Tensor, k: int, chunk: int = 1000) -> torch.Tensor:
+    """The (C*k*k)^2 covariance of every k x k patch, summed a chunk of images at a time (all the patches of
+    10,000 RGB images at once would take about a gigabyte)."""
+    dims = images.shape[1] * k * k
+    total, outer, count = torch.zeros(dims, dtype=torch.float64), torch.zeros(dims, dims, dtype=torch.float64), 0
+    for part in images.split(chunk):
+        patches = F.unfold(part.float().contiguous(), k, padding=k // 2).transpose(1, 2).reshape(-1, dims)
+        total += patches.sum(0).double().cpu()
+        outer += (patches.T @ patches).double().cpu()  # fp32 per chunk, summed in fp64
+        count += len(patches)
+    mean = total / count
+    return outer / count - torch.outer(mean, mean)
 
 
 def whiten_stem(model: nn.Module, images: torch.Tensor) -> None:
