@@ -209,7 +209,7 @@ def main() -> None:
 
     from bakeoff.process import configure_process
 
-    configure_process()  # as `bakeoff serve` does (the HTTP half runs it): before torch loads
+    configure_process(shares_cores=True)  # as `bakeoff serve` does (the HTTP half runs it): before torch loads
     import torch
 
     from bakeoff.models.checkpoint import load_checkpoint

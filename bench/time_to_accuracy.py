@@ -38,7 +38,7 @@ from pathlib import Path
 
 from bakeoff.process import configure_process
 
-configure_process()  # before torch loads: the yardstick's idle threads must not spin while a run trains
+configure_process()  # as the command line does, before torch loads: each run inherits these settings
 
 from bakeoff.engine.yardstick import describe, measure_yardstick, normalized_seconds, yardstick_fields
 from results_file import write_json

@@ -241,8 +241,6 @@ def _add_serving_commands(sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from .process import configure_process
-
-    configure_process()  # before torch loads: the process-wide settings, here and nowhere on import
     from .record import set_command
 
     parser = build_parser()
@@ -250,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["compare"])  # `bakeoff` alone runs the default comparison
+    # before torch loads (parsing does not load it): the process-wide settings, here and nowhere on import;
+    # a server's OpenMP threads share the cores with its HTTP threads
+    configure_process(shares_cores=args.command == "serve")
     from .commands import COMMANDS  # after parsing: --help and usage errors stay fast
 
     try:
