@@ -24,22 +24,13 @@ CASES = [("simple-cnn", 128, "adam"), ("cnn4", 128, "adam"), ("basic-cnn", 128, 
 
 def worker(model_name: str, batch: int, optimizer: str, keep: bool, steps: int) -> None:
     """Runs in a fresh process: prints {"step_ms", "rss_mb"} as one JSON line."""
-    import torch
-
-    from bakeoff.engine.device import resolve_precision
     from bakeoff.engine.heap import keep_freed_memory
     from bakeoff.engine.memory import rss_bytes
-    from bakeoff.models import create_model
-    from train_step import CPU, bench_optimizer, training_step
+    from train_step import random_batch_step
 
     if keep and not keep_freed_memory():
         sys.exit("heap_reuse: this C library has no glibc malloc controls")
-    precision = resolve_precision("auto", CPU)
-    torch.manual_seed(0)
-    model = create_model(model_name, num_classes=10, in_chans=1, img_size=28).to(memory_format=torch.channels_last)
-    step = training_step(model, bench_optimizer(model, optimizer), precision)
-    x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (batch,))
+    step, x, y = random_batch_step(model_name, batch, optimizer)
 
     for _ in range(5):  # warm-up: oneDNN primitive caches, the heap's first growth
         step(x, y)

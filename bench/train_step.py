@@ -27,3 +27,17 @@ def training_step(model: torch.nn.Module, opt: torch.optim.Optimizer, precision:
         loss.backward()
         opt.step()
     return step
+
+
+def random_batch_step(model_name: str, batch: int, optimizer: str):
+    """(step, x, y): a fresh `model_name` (seed 0) with its step and one random batch of 28x28 one-channel images,
+    channels-last, for the benchmarks that time a step in a process of its own."""
+    from bakeoff.engine.device import resolve_precision
+    from bakeoff.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(model_name, num_classes=10, in_chans=1, img_size=28).to(memory_format=torch.channels_last)
+    step = training_step(model, bench_optimizer(model, optimizer), resolve_precision("auto", CPU))
+    x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,))
+    return step, x, y

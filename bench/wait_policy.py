@@ -22,11 +22,9 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from results_file import write_json
 
-BENCH = Path(__file__).resolve().parent
 # A model's batch size and optimizer, as bakeoff trains it: the Keras comparison's batch 128 and Adam, and the
 # fast recipe's batch 512 and SGD.
 STEPS = {"fast-net-s": (512, "sgd"), "fast-net-xs": (512, "sgd"), "fast-net": (512, "sgd")}
@@ -42,20 +40,11 @@ def settings(spin_counts: list[int]) -> dict[str, dict[str, str]]:
 
 def child(model_name: str, seconds: float) -> None:
     """Time the step in this process and print {"step_ms": median of five timed stretches}."""
-    import torch
-
-    from bakeoff.engine.device import resolve_precision
     from bakeoff.engine.heap import keep_freed_memory
-    from bakeoff.models import create_model
-    from train_step import CPU, bench_optimizer, training_step
+    from train_step import random_batch_step
 
     keep_freed_memory()
-    torch.manual_seed(0)
-    batch, optimizer = STEPS.get(model_name, DEFAULT_STEP)
-    model = create_model(model_name, num_classes=10, in_chans=1, img_size=28).to(memory_format=torch.channels_last)
-    step = training_step(model, bench_optimizer(model, optimizer), resolve_precision("auto", CPU))
-    x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (batch,))
+    step, x, y = random_batch_step(model_name, *STEPS.get(model_name, DEFAULT_STEP))
     for _ in range(3):
         step(x, y)
     start = time.perf_counter()
@@ -72,19 +61,27 @@ def child(model_name: str, seconds: float) -> None:
 
 def time_in_fresh_process(model_name: str, env: dict[str, str], seconds: float) -> float:
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    done = subprocess.run([sys.executable, str(Path(__file__)), "--child", model_name, "--seconds", str(seconds)],
-                          capture_output=True, text=True, env={**base, **env,
-                                                               "PYTHONPATH": os.pathsep.join(filter(None, [
-                                                                   str(BENCH), os.environ.get("PYTHONPATH")]))})
+    done = subprocess.run([sys.executable, __file__, "--child", model_name, "--seconds", str(seconds)],
+                          capture_output=True, text=True, env={**base, **env})
     if done.returncode != 0:
         sys.exit(f"wait_policy: the step failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])["step_ms"]
 
 
+def spin_counts(text: str) -> list[int]:
+    try:
+        counts = [int(n) for n in text.split(",") if n]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers >= 0, comma-separated, e.g. 10000,300000")
+    return counts
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="basic-cnn,mlp,cnn4,fast-net-s")
-    p.add_argument("--spin-counts", default="10000,100000,300000",
+    p.add_argument("--spin-counts", type=spin_counts, default="10000,100000,300000",
                    help="GOMP_SPINCOUNT values to try beside PASSIVE (default: 10000,100000,300000)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=4.0, help="timed seconds per process (default: 4)")
@@ -96,8 +93,13 @@ def main() -> int:
         child(args.child, args.seconds)
         return 0
 
+    from bakeoff.models import list_models
+
     models = args.models.split(",")
-    envs = settings([int(n) for n in args.spin_counts.split(",") if n])
+    unknown = sorted(set(models) - set(list_models()))
+    if unknown:
+        p.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(list_models())}")
+    envs = settings(args.spin_counts)
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
     times: dict[str, dict[str, list[float]]] = {m: {s: [] for s in envs} for m in models}
     try:
