@@ -19,13 +19,14 @@ import sys
 import time
 from pathlib import Path
 
-from bakeoff.process import configure_process
+from bakeoff.engine.process import configure_process
 
 configure_process()  # as the command line does: before torch loads
 
-from bakeoff.compare import run_grid
+from bakeoff.runs.grid import run_grid
 from bakeoff.config import GridConfig
 from results_file import write_json
+from bakeoff.models.options import grid_runs
 
 SEED_NUMBERS = {"simple-cnn": ("seed 004", 0.8994), "cnn4": ("seed 000", 0.8798), "resnet20": ("seed 003 (CIFAR)", None)}
 # (label, model, RunConfig overrides): the line-up measured.
@@ -61,7 +62,7 @@ def main() -> int:
         start = time.perf_counter()
         run_grid(grid, out, quiet=True)
         wall = time.perf_counter() - start
-        run_id = grid.runs()[0].run_id
+        run_id = grid_runs(grid)[0].run_id
         m = json.loads((out / run_id / "metrics.json").read_text())
         seed_name, seed_acc = SEED_NUMBERS.get(model, ("", None))
         row = {"label": label, "model": model, "train_images": m["n_train"], "epochs": m["epochs_run"],

@@ -24,15 +24,16 @@ import sys
 import time
 from pathlib import Path
 
-from bakeoff.process import configure_process
+from bakeoff.engine.process import configure_process
 
 configure_process()  # as the command line does: before torch loads
 
-from bakeoff.compare import run_grid
+from bakeoff.runs.grid import run_grid
 from bakeoff.config import GridConfig
 from bakeoff.models.pretrained import IMAGENET_WEIGHTS, imagenet_state_dict
 from bakeoff.errors import BakeoffError
 from results_file import write_json
+from bakeoff.models.options import grid_runs
 
 SEED_NUMBERS = {"autoencoder": ("seed 001", 0.9234), "vgg16": ("seeds 000/001", None), "resnet50": ("seed 000", None)}
 # (label, model, RunConfig overrides): the line-up measured.
@@ -108,7 +109,7 @@ def main() -> int:
         start = time.perf_counter()
         run_grid(grid, out, quiet=True)
         wall = time.perf_counter() - start
-        m = json.loads((out / grid.runs()[0].run_id / "metrics.json").read_text())
+        m = json.loads((out / grid_runs(grid)[0].run_id / "metrics.json").read_text())
         seed_name, seed_acc = SEED_NUMBERS[model]
         row = {"label": label, "model": model, "train_images": m["n_train"], "epochs": m["epochs_run"],
                "best_epoch": m["best_epoch"], "test_acc": m["test_acc"], "val_acc": m["val_acc"],

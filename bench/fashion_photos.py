@@ -16,7 +16,7 @@
 """
 from __future__ import annotations
 
-from bakeoff.process import configure_process
+from bakeoff.engine.process import configure_process
 
 configure_process()  # as the command line does: before torch loads
 

@@ -42,7 +42,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bakeoff.process import configure_process
+from bakeoff.engine.process import configure_process
 
 configure_process()  # as the command line does: before torch loads
 
@@ -54,7 +54,7 @@ from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset, train_val_split
 from bakeoff.engine.peak import cpu_model
 from bakeoff.engine.yardstick import describe, measure_yardstick, yardstick_fields
-from bakeoff.runner import PreparedData, execute_run
+from bakeoff.runs.runner import PreparedData, execute_run
 from results_file import write_json
 
 ROOT = Path(__file__).resolve().parents[1]

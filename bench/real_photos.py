@@ -19,7 +19,7 @@ Prints validation and test accuracy and time per entry; --json PATH writes them.
 """
 from __future__ import annotations
 
-from bakeoff.process import configure_process
+from bakeoff.engine.process import configure_process
 
 configure_process()  # as the command line does: before torch loads
 
@@ -29,9 +29,10 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bakeoff.compare import run_grid  # noqa: E402
+from bakeoff.runs.grid import run_grid  # noqa: E402
 from bakeoff.config import GridConfig  # noqa: E402
 from results_file import write_json  # noqa: E402
+from bakeoff.models.options import grid_runs
 
 SETTINGS = {
     "clothing": {"dataset": "folder:{data}/clothing-photos"},
@@ -57,7 +58,7 @@ def run_entry(setting: str, label: str, model: str, options: dict, data: str, se
     start = time.perf_counter()
     run_grid(grid, folder, quiet=True)
     wall = time.perf_counter() - start
-    m = json.loads((folder / grid.runs()[0].run_id / "metrics.json").read_text())
+    m = json.loads((folder / grid_runs(grid)[0].run_id / "metrics.json").read_text())
     return {"setting": setting, "label": label, "model": model, "seed": seed, "train_images": m["n_train"],
             "val_acc": m["val_acc"], "test_acc": m["test_acc"], "epochs_run": m["epochs_run"],
             "train_seconds": m["train_seconds"], "wall_seconds": wall, "precision": m["precision"],

@@ -1,7 +1,7 @@
 """Measured on real data: every number the five student projects (../shared/seeds/000-004) report, beside bakeoff's.
 
 Each seed row gets the closest bakeoff configuration (its model, its data, its epochs where the seed states them),
-trained over --seeds through bakeoff.compare.run_grid, one comparison folder per row (OUT/<row id>), and is printed
+trained over --seeds through bakeoff.runs.grid.run_grid, one comparison folder per row (OUT/<row id>), and is printed
 with the seed's own numbers beside bakeoff's mean ± std: test and validation accuracy, train accuracy and loss,
 validation loss, training time, and the `bakeoff compare` command that measures the row alone. What a seed left
 unstated is chosen once, in SETUP below, and every row lists the choices it depends on.
@@ -115,9 +115,11 @@ def summarize(values: list[float]) -> dict:
 
 def collect(grid: GridConfig, out: Path) -> tuple[dict[tuple[str, float], dict], list[str]]:
     """Per (optimizer, lr): each scored metric summarized over the seeds; and the failed runs' reasons."""
+    from bakeoff.models.options import grid_runs  # the zoo loads torch; the row table must not
+
     cells: dict[tuple[str, float], dict[str, list[float]]] = {}
     failed = []
-    for cfg in grid.runs():
+    for cfg in grid_runs(grid):
         m = json.loads((out / cfg.run_id / "metrics.json").read_text())
         if m.get("status") != "finished":
             failed.append(f"{cfg.run_id}: {m.get('reason', m.get('status'))}")
@@ -170,6 +172,8 @@ def _rank(cell: dict) -> tuple[float, float]:
 
 
 def run_row(row: Row, args, seeds: list[int]) -> dict:
+    from bakeoff.models.options import grid_runs  # the zoo loads torch; the row table must not
+
     options = row_options(row, args.epochs, args.train_subset)
     out = Path(args.out) / row.id
     record = {"id": row.id, "seed_project": row.seed, "what": row.what, "form": row.form,
@@ -190,13 +194,13 @@ def run_row(row: Row, args, seeds: list[int]) -> dict:
     if row.note:
         print(f"  note: {row.note}")
     print(f"  command: {cmd}")
-    print(f"  estimated cost: {_duration(estimate)} for {len(grid.runs())} run{'s' * (len(grid.runs()) > 1)} on "
+    print(f"  estimated cost: {_duration(estimate)} for {len(grid_runs(grid))} run{'s' * (len(grid_runs(grid)) > 1)} on "
           f"this machine shared with another training job" + (f" ({_duration(idle)} idle)" if idle else ""), flush=True)
     record.update(measurable=True, model=row.model, dataset=row.dataset, options=options, seeds=seeds, command=cmd,
                   estimated_seconds=estimate, estimated_seconds_idle=idle)
     if args.list:
         return record
-    from bakeoff.compare import run_grid
+    from bakeoff.runs.grid import run_grid
 
     start = time.perf_counter()
     run_grid(grid, out, quiet=not args.progress, robustness=False)
@@ -259,7 +263,7 @@ def main() -> int:
     p.add_argument("--progress", action="store_true", help="show bakeoff's own per-epoch lines (default: off)")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
-    from bakeoff.process import configure_process
+    from bakeoff.engine.process import configure_process
 
     configure_process()  # as the command line does: before torch loads (run_row imports it)
     seeds = [int(s) for s in args.seeds.split(",")]

@@ -207,7 +207,7 @@ def main() -> None:
     p.add_argument("--json", help="also write the results as JSON to this path")
     args = p.parse_args()
 
-    from bakeoff.process import configure_process
+    from bakeoff.engine.process import configure_process
 
     configure_process(shares_cores=True)  # as `bakeoff serve` does (the HTTP half runs it): before torch loads
     import torch

@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bakeoff.process import configure_process
+from bakeoff.engine.process import configure_process
 
 configure_process()  # as the command line does, before torch loads: each run inherits these settings
 

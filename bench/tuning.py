@@ -22,15 +22,16 @@ import sys
 import time
 from pathlib import Path
 
-from bakeoff.process import configure_process
+from bakeoff.engine.process import configure_process
 
 configure_process()  # as the command line does: before torch loads
 
 from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset
-from bakeoff.runfolder import METRICS_FILE, read_json
-from bakeoff.runner import PreparedData, execute_run
-from bakeoff.tuning import tune
+from bakeoff.store.runfolder import METRICS_FILE
+from bakeoff.files import read_json
+from bakeoff.runs.runner import PreparedData, execute_run
+from bakeoff.runs.tuning import tune
 from results_file import write_json
 
 

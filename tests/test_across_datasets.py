@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from bakeoff.errors import BakeoffError
-from bakeoff.leaderboard import write_leaderboard
+from bakeoff.store.leaderboard import write_leaderboard
 from bakeoff.report.across_datasets import build_cross_dataset_report
 from bakeoff.report.friedman import critical_difference, rank_models
 

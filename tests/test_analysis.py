@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bakeoff.analysis import cam_images
+from bakeoff.analysis.finished import cam_images
 from bakeoff.cli import main
 
 

@@ -1,4 +1,4 @@
-"""The Python API: bakeoff.compare / bakeoff.load, the result's DataFrame, runs, best model and inline report."""
+"""The Python API: bakeoff.runs.grid / bakeoff.load, the result's DataFrame, runs, best model and inline report."""
 import csv
 import html
 import json
@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import bakeoff
-from bakeoff import runfolder
+from bakeoff import files
+from bakeoff.store import runfolder
 from bakeoff.cli import main
 from bakeoff.data import load_dataset
 from bakeoff.data.memory import save_in_memory_dataset
@@ -54,7 +55,7 @@ def test_best_is_the_top_row_and_predicts_as_training_evaluated(result, digits):
     best = result.best
     assert best.name.startswith(result.leaderboard["model"][0] + "_")
     assert best.classes == digits.classes
-    saved = runfolder.read_arrays(best.path.parent / runfolder.PREDICTIONS_FILE)
+    saved = files.read_arrays(best.path.parent / runfolder.PREDICTIONS_FILE)
     x = digits.x_test[:20]  # (20, 1, 8, 8) uint8 tensor, the layout training used
     top = best.predict(x, top_k=3)
     assert len(top) == 20 and all(len(t) == 3 for t in top)
@@ -179,7 +180,7 @@ def test_data_and_dataset_are_either_or(tmp_path):
 
 def test_importing_bakeoff_loads_nothing_heavy():
     code = ("import sys, bakeoff; api = bakeoff.compare, bakeoff.load; print('torch' in sys.modules, "
-            "'pandas' in sys.modules); import bakeoff.compare; print(bakeoff.compare is api[0])")
+            "'pandas' in sys.modules); import bakeoff.compare; print(bakeoff.runs.grid is api[0])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     # and the grid runner, the submodule bakeoff.compare, does not replace the function once it is imported
     assert done.stdout.split() == ["False", "False", "True"], done.stderr

@@ -12,7 +12,8 @@ from PIL import Image
 
 from bakeoff.cli import main
 from bakeoff.config import RunConfig
-from bakeoff import runfolder
+from bakeoff import files
+from bakeoff.store import runfolder
 from bakeoff.engine.loop import Split, fit
 from bakeoff.engine.objectives import Noise, Reconstruction, Reconstructor
 from bakeoff.engine.stages import fit_frozen
@@ -61,7 +62,7 @@ def test_noise_has_the_asked_std_on_the_pixel_scale_and_stays_in_range():
 
 def _digits(n: int = 128):
     from bakeoff.data import load_dataset
-    from bakeoff.runner import PreparedData
+    from bakeoff.runs.runner import PreparedData
 
     data = PreparedData.from_dataset(load_dataset("digits"))
     y = data.dataset.y_train
@@ -111,7 +112,7 @@ def test_autoencoder_run_end_to_end(tmp_path, capsys):
         assert 0.15 < metrics[key] <= 1.0, key  # above chance (10 classes) on digits
     assert 0 < metrics["test_recon_mse"] < 1.5 and 0 < metrics["pca_recon_mse"] < 1.5
     assert metrics["train_seconds"] == pytest.approx(sum(float(r["seconds"]) for r in rows))
-    views = runfolder.read_arrays(run / runfolder.AUTOENCODER_FILE)
+    views = files.read_arrays(run / runfolder.AUTOENCODER_FILE)
     shown = views["images"].shape
     assert shown == (10, 8, 8) and views["reconstructions"].shape == views["denoised"].shape == shown
     assert 0 <= views["noisy"].min() and views["noisy"].max() <= 1  # pixels, clipped like the training noise
@@ -169,7 +170,7 @@ def test_an_autoencoder_run_resumes_mid_stage_with_the_same_result(tmp_path, mon
 def test_a_collapsed_autoencoders_codes_get_a_map_not_a_crash():
     """A collapsed autoencoder (lr too high: every code the same) once crashed sklearn's t-SNE, and with it the
     run, before metrics.json was written; every rerun resumed into the same crash."""
-    from bakeoff.engine.autoencoder_views import tsne_2d
+    from bakeoff.analysis.autoencoder_views import tsne_2d
 
     for codes in (np.ones((500, 64), np.float32), np.full((500, 64), np.nan, np.float32)):
         xy = tsne_2d(codes, 0)

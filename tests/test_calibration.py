@@ -5,8 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from bakeoff.engine.calibration import (N_BINS, calibrate, expected_calibration_error, fit_temperature, nll,
-                                        reliability)
+from bakeoff.analysis.calibration import N_BINS, calibrate, expected_calibration_error, fit_temperature, nll, reliability
 
 
 def test_ece_matches_a_hand_computed_value():

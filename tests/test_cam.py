@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from bakeoff.engine.cam import explain, grad_cam
+from bakeoff.analysis.cam import explain, grad_cam
 from bakeoff.models import create_model, list_models
 
 SIDE, PATCH = 16, 4

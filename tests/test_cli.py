@@ -12,7 +12,8 @@ from bakeoff.cli import build_parser, main
 from bakeoff.commands import default_out, grid_from_args, one_run_from_args
 from bakeoff.config import RunConfig
 from bakeoff.data import DATASET_NAMES, DATASETS
-from bakeoff.runfolder import read_config, read_status
+from bakeoff.store.runfolder import read_config, read_status
+from bakeoff.models.options import grid_runs
 
 SUBCOMMANDS = ["compare", "train", "evaluate", "models", "datasets", "report"]
 
@@ -132,25 +133,25 @@ def test_train_builds_a_grid_of_one_run_from_its_singular_flags():
     given = dict(vars(args))
     grid, out = one_run_from_args(args)
     assert vars(args) == given  # the namespace is read, never rewritten
-    (run,) = grid.runs()
+    (run,) = grid_runs(grid)
     assert run.to_dict() == RunConfig(model="mlp", optimizer="sgd", lr=0.05, seed=3, augment=True, epochs=2,
                                       dataset="folder:/data/my photos").to_dict()
     assert out == Path("runs/folder-data-my-photos")
 
 
 def test_train_defaults_to_one_model_unless_a_recipe_names_it():
-    (plain,) = one_run_from_args(_train_args())[0].runs()
+    (plain,) = grid_runs(one_run_from_args(_train_args())[0])
     assert plain.to_dict() == RunConfig().to_dict()
-    (fast,) = one_run_from_args(_train_args("--recipe", "fast", "--dataset", "mnist"))[0].runs()
+    (fast,) = grid_runs(one_run_from_args(_train_args("--recipe", "fast", "--dataset", "mnist"))[0])
     assert (fast.model, fast.optimizer, fast.lr, fast.epochs) == ("fast-net-xs", "sgd", 0.4, 2)
-    (mine,) = one_run_from_args(_train_args("--recipe", "fast", "--model", "mlp", "--lr", "0.1"))[0].runs()
+    (mine,) = grid_runs(one_run_from_args(_train_args("--recipe", "fast", "--model", "mlp", "--lr", "0.1"))[0])
     assert (mine.model, mine.lr, mine.optimizer) == ("mlp", 0.1, "sgd")
 
 
 def test_train_and_a_one_run_compare_make_the_same_run():
-    (trained,) = one_run_from_args(_train_args("--model", "cnn4", "--lr", "0.01", "--weight-decay", "1e-4"))[0].runs()
+    (trained,) = grid_runs(one_run_from_args(_train_args("--model", "cnn4", "--lr", "0.01", "--weight-decay", "1e-4"))[0])
     compare = build_parser().parse_args(["compare", "--models", "cnn4", "--lrs", "0.01", "--weight-decay", "1e-4"])
-    (compared,) = grid_from_args(compare)[0].runs()
+    (compared,) = grid_runs(grid_from_args(compare)[0])
     assert trained.to_dict() == compared.to_dict()
 
 

@@ -133,7 +133,7 @@ def test_evaluate_on_a_dataset_with_other_class_names_says_so(tmp_path, capsys):
 
 
 def test_a_tie_on_validation_accuracy_is_broken_by_validation_loss_never_test():
-    from bakeoff.leaderboard import build_leaderboard
+    from bakeoff.store.leaderboard import build_leaderboard
 
     def run(model, val_loss, test_acc):
         cfg = {"model": model, "optimizer": "adam", "lr": 1e-3, "augment": False, "seed": 0}

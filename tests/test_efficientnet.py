@@ -17,6 +17,7 @@ from bakeoff.data import load_dataset
 from bakeoff.data.pixels import normalize
 from bakeoff.models import create_model
 from bakeoff.models.pretrained import IMAGENET_MEAN, IMAGENET_STD, input_stats, load_pretrained, model_options
+from bakeoff.models.options import grid_runs
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 # CIFAR-10 class -> ImageNet-1k class indices that depict it
@@ -60,7 +61,7 @@ def test_transfer_options_go_to_the_models_that_have_imagenet_weights():
 
     grid = GridConfig(models=["fast-net", "efficientnet-lite0"], base={
         "dataset": "folder:photos", "pretrained": "imagenet", "freeze": "backbone", "finetune_blocks": 2})
-    scratch, pretrained = grid.runs()
+    scratch, pretrained = grid_runs(grid)
     assert (scratch.pretrained, scratch.freeze, scratch.finetune_blocks) == ("none", "none", None)
     assert (pretrained.pretrained, pretrained.freeze, pretrained.finetune_blocks) == ("imagenet", "backbone", 2)
     assert scratch.img_size == pretrained.img_size == 160  # photos for ImageNet features, unless --img-size

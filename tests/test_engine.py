@@ -10,8 +10,8 @@ from bakeoff.engine.augment import Augment, random_crop, random_flip
 from bakeoff.models.checkpoint import load_checkpoint, model_from_checkpoint
 from bakeoff.engine.loop import Split, evaluate
 from bakeoff.engine.optim import build_optimizer, build_schedule
-from bakeoff.runfolder import read_status
-from bakeoff.runner import PreparedData, execute_run
+from bakeoff.store.runfolder import read_status
+from bakeoff.runs.runner import PreparedData, execute_run
 
 
 @pytest.fixture(scope="module")

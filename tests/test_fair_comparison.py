@@ -8,7 +8,7 @@ import torch
 from bakeoff.cli import main
 from bakeoff.data.splits import kfold_indices, train_val_split
 from bakeoff.engine import budget, loop
-from bakeoff.leaderboard import validation_resolution
+from bakeoff.store.leaderboard import validation_resolution
 
 FAST = ["--quiet", "--no-robustness"]
 

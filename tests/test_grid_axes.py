@@ -4,8 +4,10 @@ import csv
 import pytest
 
 from bakeoff.cli import main
-from bakeoff.config import GridConfig, RunConfig, load_grid_file
+from bakeoff.config import GridConfig, RunConfig
+from bakeoff.config.gridfile import load_grid_file
 from bakeoff.errors import ConfigError
+from bakeoff.models.options import grid_runs
 
 
 def test_a_swept_option_is_in_the_run_id_and_gets_a_leaderboard_column(tmp_path):
@@ -38,7 +40,7 @@ def test_duplicate_grid_points_are_refused_in_one_line(flags, tmp_path, capsys):
 def test_a_mixed_line_up_sweeps_pretrained_only_for_models_with_weights():
     grid = GridConfig.from_options({"models": "mlp,efficientnet-lite0", "pretrained": "none,imagenet",
                                     "freeze": "none,backbone"})
-    ids = [cfg.run_id for cfg in grid.runs()]
+    ids = [cfg.run_id for cfg in grid_runs(grid)]
     assert sum(i.startswith("mlp_") for i in ids) == 1  # from scratch once, not four times
     assert sum(i.startswith("efficientnet-lite0_") for i in ids) == 3  # scratch, head only, fine-tuned
     assert len(set(ids)) == len(ids)
@@ -48,7 +50,7 @@ def test_grid_file_values_are_read_as_users_mean_them(tmp_path):
     path = tmp_path / "grid.yaml"
     path.write_text("models: [mlp]\nweight_decay: 5e-4\nbatch_size: 1e2\nepochs: [1, 2]\nseeds: 3\n")
     grid = GridConfig.from_options(load_grid_file(path))
-    runs = grid.runs()
+    runs = grid_runs(grid)
     assert {r.weight_decay for r in runs} == {5e-4} and {r.batch_size for r in runs} == {100}
     assert [r.epochs for r in runs] == [1, 2] and {r.seed for r in runs} == {3}
 

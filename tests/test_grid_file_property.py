@@ -3,8 +3,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bakeoff.config import GRID_AXES, RUN_FIELD_NAMES, GridConfig, load_grid_file
+from bakeoff.config import GRID_AXES, RUN_FIELD_NAMES, GridConfig
+from bakeoff.config.gridfile import load_grid_file
 from bakeoff.errors import ConfigError
+from bakeoff.models.options import grid_runs
 
 KEYS = sorted(set(GRID_AXES) | set(RUN_FIELD_NAMES) - set(GRID_AXES.values())) + ["bogus", "out"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
@@ -23,7 +25,7 @@ def test_any_grid_file_is_a_grid_or_one_config_error(tmp_path, grid):
     try:
         options = load_grid_file(path)
         options.pop("out", None)
-        runs = GridConfig.from_options(options).runs()
+        runs = grid_runs(GridConfig.from_options(options))
     except ConfigError as e:
         assert "\n" not in str(e) and len(str(e)) < 2000
     else:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from bakeoff.config import RunConfig
-from bakeoff.leaderboard import build_leaderboard
-from bakeoff.report.collect import Comparison, Run
+from bakeoff.store.leaderboard import build_leaderboard
+from bakeoff.store.comparison import Comparison, Run
 from bakeoff.report.holm import holm_adjust
 from bakeoff.report.significance import significance
 from bakeoff.report.stats import mcnemar_exact

@@ -9,7 +9,7 @@ from PIL import Image
 from bakeoff.data import load_dataset
 from bakeoff.data.domain import photo_domain
 from bakeoff.data.pixels import normalize, normalize_images
-from bakeoff.serve.preprocess import PhotoError, model_view, open_photo
+from bakeoff.data.photos.preprocess import PhotoError, model_view, open_photo
 
 FASHION = {"dataset": "fashion-mnist", "in_chans": 1, "img_size": 28, "mean": [0.286], "std": [0.353],
            "background": "dark", "object_fill": 1.0}

@@ -4,9 +4,9 @@ import os
 import subprocess
 import sys
 
-MODULES = ["bakeoff", "bakeoff.cli", "bakeoff.commands", "bakeoff.compare", "bakeoff.runner", "bakeoff.executors",
+MODULES = ["bakeoff", "bakeoff.cli", "bakeoff.commands", "bakeoff.runs.grid", "bakeoff.runs.runner", "bakeoff.runs.executors",
            "bakeoff.report", "bakeoff.report.figures", "bakeoff.serve.app", "bakeoff.serve.export",
-           "bakeoff.models.pretrained", "bakeoff.engine.stages", "bakeoff.engine.autoencoder_views"]
+           "bakeoff.models.pretrained", "bakeoff.engine.stages", "bakeoff.analysis.autoencoder_views"]
 
 
 def _python(code: str) -> dict:
@@ -40,7 +40,7 @@ def _settings_seen_by(argv: list[str]) -> dict:
     """Run the command line on argv in a fresh process; what the settings call saw and left."""
     return _python(f"""
 import json, os, sys
-import bakeoff.process as process
+import bakeoff.engine.process as process
 real, calls = process.configure_process, []
 def spy(**kwargs):
     calls.append(dict(kwargs, torch_loaded="torch" in sys.modules))
@@ -75,7 +75,7 @@ def test_a_wait_setting_already_in_the_environment_is_kept():
     seen = _python("""
 import json, os
 os.environ["GOMP_SPINCOUNT"] = "1000"
-from bakeoff.process import configure_process
+from bakeoff.engine.process import configure_process
 configure_process(shares_cores=True)
 print(json.dumps({"omp": os.environ.get("OMP_WAIT_POLICY"), "spin": os.environ["GOMP_SPINCOUNT"]}))
 """)

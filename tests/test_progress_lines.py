@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bakeoff.cli import main
 from bakeoff.engine.progress import epoch_line
-from bakeoff.grid_progress import GridProgress, duration
+from bakeoff.runs.progress import GridProgress, duration
 
 EPOCH = re.compile(r"^epoch (\d+)/2 - \d+\.\ds - loss \d+\.\d{3} - acc [01]\.\d{3} - val_loss \d+\.\d{3} - "
                    r"val_acc [01]\.\d{3}$")

@@ -5,8 +5,9 @@ import sys
 import pytest
 
 from bakeoff.cli import main
-from bakeoff.compare import run_grid
+from bakeoff.runs.grid import run_grid
 from bakeoff.config import GridConfig
+from bakeoff.models.options import grid_runs
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
@@ -25,11 +26,11 @@ def _grid():
 
 
 def test_ray_grid_matches_the_local_executor(tmp_path, ray_instance):
-    from bakeoff.executors import RayExecutor
+    from bakeoff.runs.executors import RayExecutor
 
     run_grid(_grid(), tmp_path / "local", quiet=True)
     run_grid(_grid(), tmp_path / "ray", quiet=True, executor=RayExecutor(cpus_per_run=2))
-    for cfg in _grid().runs():
+    for cfg in grid_runs(_grid()):
         local = json.loads((tmp_path / "local" / cfg.run_id / "metrics.json").read_text())
         remote = json.loads((tmp_path / "ray" / cfg.run_id / "metrics.json").read_text())
         assert {k: local[k] for k in COMPARED} == {k: remote[k] for k in COMPARED}

@@ -6,7 +6,7 @@ import pytest
 
 from bakeoff.cli import main
 from bakeoff.errors import ConfigError
-from bakeoff.serve.real_photos import map_folders, parse_class_map
+from bakeoff.data.photos.folders import map_folders, parse_class_map
 from serve_fixtures import SHAPES, shape_photo, shapes_npz, train
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]

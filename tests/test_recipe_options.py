@@ -8,7 +8,7 @@ from bakeoff.engine import loop
 from bakeoff.engine.resize import epoch_sizes, resize_batch
 from bakeoff.engine.whitening import patch_whitening_filters, whiten_stem
 from bakeoff.models import create_model, models_with
-from bakeoff.runner import PreparedData, build_run, execute_run
+from bakeoff.runs.runner import PreparedData, build_run, execute_run
 from data_fixtures import tiny_images, write_npz
 
 

@@ -8,13 +8,14 @@ from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset
 from bakeoff.engine.loop import Split, evaluate, uses_tta
 from bakeoff.models import create_model
-from bakeoff.runner import PreparedData, execute_run
+from bakeoff.runs.runner import PreparedData, execute_run
+from bakeoff.models.options import grid_runs
 
 
 def runs_for(*argv):
     args = build_parser().parse_args(["compare", *argv])
     grid, _ = grid_from_args(args)
-    return grid.runs()
+    return grid_runs(grid)
 
 
 def test_the_recipe_sets_model_and_training_options_per_dataset():

@@ -11,11 +11,14 @@ import pytest
 from matplotlib import colormaps
 from PIL import Image
 
-from bakeoff import runfolder
+from bakeoff import files
+from bakeoff.store import runfolder
 from bakeoff.config import GridConfig
-from bakeoff.report import build_report, collect, figures
+from bakeoff.report import build_report, figures
+from bakeoff.store import comparison as collect
 from bakeoff.report.autoencoder import autoencoder_blocks
 from bakeoff.report.blocks import Figure, Text
+from bakeoff.models.options import grid_runs
 
 CLASSES = [str(k) for k in range(10)]  # digits
 N_TEST = 60  # not digits' 360 test images: the report leaves the image grids out and stays quick
@@ -28,19 +31,19 @@ RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 def write_comparison(out, models: list[str], base: dict, extra_metrics: dict | None = None) -> list:
     """grid.json and one finished run folder per model, with random predictions; returns the RunConfigs."""
     grid = GridConfig(models=models, base={"dataset": "digits", "epochs": 1, **base})
-    runs = grid.runs()
+    runs = grid_runs(grid)
     for cfg in runs:
         run_dir = out / cfg.run_id
         rng = np.random.default_rng(len(cfg.model))
         y_true = rng.integers(0, len(CLASSES), N_TEST)
         probs = rng.dirichlet(np.ones(len(CLASSES)), N_TEST).astype(np.float32)
         loss = -np.log(probs[np.arange(N_TEST), y_true])
-        runfolder.write_json(run_dir / runfolder.CONFIG_FILE, cfg.to_dict())
+        files.write_json(run_dir / runfolder.CONFIG_FILE, cfg.to_dict())
         runfolder.write_predictions(run_dir, y_true, probs, loss)
         runfolder.write_history(run_dir, [{"epoch": 1, "train_loss": 2.0, "train_acc": 0.3, "val_loss": 2.1,
                                            "val_acc": 0.25, "lr": cfg.lr, "seconds": 1.5, "stage": ""}])
         test_acc = float(np.mean(probs.argmax(1) == y_true))
-        runfolder.write_json(run_dir / runfolder.METRICS_FILE, {
+        files.write_json(run_dir / runfolder.METRICS_FILE, {
             "status": "finished", "seed": cfg.seed, "run_id": cfg.run_id, "test_acc": test_acc,
             "test_loss": float(loss.mean()), "val_acc": 0.25, "val_loss": 2.1, "train_acc": 0.3, "train_loss": 2.0,
             "best_epoch": 1, "epochs_run": 1, "params": 1000, "mflops": 0.01, "train_seconds": 1.5,
@@ -48,7 +51,7 @@ def write_comparison(out, models: list[str], base: dict, extra_metrics: dict | N
             "n_test": N_TEST, "device": "cpu", "precision": "fp32", **(extra_metrics or {})})
     grid_axes = {"models": grid.models, "optimizers": grid.optimizers, "lrs": grid.lrs, "augment": grid.augment,
                  "seeds": grid.seeds}
-    runfolder.write_json(out / "grid.json", {
+    files.write_json(out / "grid.json", {
         "grid": {**grid_axes, **grid.base}, "versions": {},
         "dataset": {"name": "digits", "classes": CLASSES, "n_train": 1437, "n_test": N_TEST,
                     "shape": [1, SIDE, SIDE], "source": "hand-made"}})
@@ -77,7 +80,7 @@ def ae_arrays(m: int = 90) -> dict:
 def autoencoder_comparison(out, arrays: dict | None) -> object:
     [cfg] = write_comparison(out, ["autoencoder"], {"latent_dim": 16, "denoise": 0.2}, AE_METRICS)
     if arrays is not None:
-        runfolder.write_arrays(out / cfg.run_id / runfolder.AUTOENCODER_FILE, arrays)
+        files.write_arrays(out / cfg.run_id / runfolder.AUTOENCODER_FILE, arrays)
     return cfg
 
 
@@ -132,7 +135,7 @@ def test_latent_map_takes_tab20_above_ten_classes():
 
 
 def _truncated(path, arrays):
-    runfolder.write_arrays(path, arrays)
+    files.write_arrays(path, arrays)
     path.write_bytes(path.read_bytes()[:300])
 
 
@@ -140,11 +143,11 @@ DAMAGES = {  # how autoencoder.npz can be missing or unusable
     "missing": lambda path, arrays: None,
     "not an npz": lambda path, arrays: path.write_bytes(b"not an npz"),
     "truncated": _truncated,
-    "a key missing": lambda path, arrays: runfolder.write_arrays(
+    "a key missing": lambda path, arrays: files.write_arrays(
         path, {k: v for k, v in arrays.items() if k != "noisy"}),
-    "map of the wrong shape": lambda path, arrays: runfolder.write_arrays(
+    "map of the wrong shape": lambda path, arrays: files.write_arrays(
         path, {**arrays, "codes_xy": arrays["codes_xy"][:, :1]}),
-    "labels outside the classes": lambda path, arrays: runfolder.write_arrays(
+    "labels outside the classes": lambda path, arrays: files.write_arrays(
         path, {**arrays, "map_labels": arrays["map_labels"] + len(CLASSES)}),
 }
 
@@ -180,9 +183,9 @@ def test_runs_are_grouped_into_rows_by_the_one_row_key(tmp_path):
     out = tmp_path / "seeds"
     write_comparison(out, ["mlp"], {})
     # Three seeds of one configuration in grid.json; only seed 0's folder exists, so 1 and 2 count as failed.
-    saved = runfolder.read_json(out / "grid.json")
+    saved = files.read_json(out / "grid.json")
     saved["grid"]["seeds"] = [0, 1, 2]
-    runfolder.write_json(out / "grid.json", saved)
+    files.write_json(out / "grid.json", saved)
     cmp = collect(out)
     [row] = cmp.rows
     assert (row["n_seeds"], row["seeds"]) == (1, "0")
@@ -193,8 +196,8 @@ def test_runs_are_grouped_into_rows_by_the_one_row_key(tmp_path):
 def test_an_option_this_version_does_not_know_does_not_stop_the_report(tmp_path):
     out = tmp_path / "older"
     [cfg] = write_comparison(out, ["mlp"], {})
-    saved = runfolder.read_json(out / "grid.json")
+    saved = files.read_json(out / "grid.json")
     saved["grid"]["retired_option"] = 3  # written by another version of bakeoff
-    runfolder.write_json(out / "grid.json", saved)
+    files.write_json(out / "grid.json", saved)
     cmp = collect(out)
     assert [(r.run_id, r.finished) for r in cmp.runs] == [(cfg.run_id, True)]

@@ -96,9 +96,10 @@ def test_two_processes_share_one_grid(tmp_path, start):
 
 
 def test_no_space_left_is_one_line_and_keeps_finished_runs(tmp_path, monkeypatch, capsys):
-    from bakeoff import runfolder
+    from bakeoff import files
+    from bakeoff.store import runfolder
 
-    real = runfolder.atomic_write_bytes
+    real = files.atomic_write_bytes
 
     def failing(path, data):
         if "cnn4" in str(path):  # the second run hits a full disk

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from bakeoff.engine.robustness import CORRUPTIONS, _affine, corrupt, measure, image_subset
+from bakeoff.analysis.robustness import CORRUPTIONS, _affine, corrupt, measure, image_subset
 
 RANDOM = ("gaussian_noise", "rotate", "shift")  # the corruptions that draw random numbers
 

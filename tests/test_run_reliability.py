@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from bakeoff import runfolder
+from bakeoff.store import runfolder
 from bakeoff.cli import main
 from bakeoff.config import RunConfig
-from bakeoff.runmatch import normalized, same_run
+from bakeoff.store.matching import normalized, same_run
 
 RUN_ID = "mlp_adam_lr0.001_noaug_seed0"
 QUICK = ["--models", "mlp", "--train-subset", "200", "--batch-size", "32", "--no-robustness"]
@@ -97,7 +97,7 @@ def test_paths_are_compared_resolved_and_only_where_the_dataset_reads_them(tmp_p
 
 
 def test_an_interrupted_compare_keeps_the_earlier_grid_json(tmp_path, monkeypatch, capsys):
-    from bakeoff import executors
+    from bakeoff.runs import executors
     from bakeoff.engine.interrupt import Interrupted
 
     out = tmp_path / "out"
@@ -110,7 +110,7 @@ def test_an_interrupted_compare_keeps_the_earlier_grid_json(tmp_path, monkeypatc
     monkeypatch.setattr(executors, "execute_run", interrupted)
     assert main(["compare", "--models", "cnn4", "--epochs", "1", "--out", str(out), "--quiet"]) == 130
     assert (out / "grid.json").read_text() == grid_json
-    from bakeoff.report import collect
+    from bakeoff.store import comparison as collect
 
     assert [(r.run_id, r.finished) for r in collect(out).runs] == [(RUN_ID, True)]  # what `report` shows
     assert main(["report", str(out)]) == 0
@@ -165,7 +165,7 @@ def write_state(run_dir, tamper):
     lambda p: p["generators"].update(order=torch.zeros(3, dtype=torch.uint8)),
 ], ids=["epoch-999", "weight-shapes", "history", "loop-list", "optimizer", "random-stream"])
 def test_a_tampered_state_is_refused_in_one_line_and_the_run_retrained(tmp_path, tamper, monkeypatch, capsys):
-    from bakeoff import runner
+    from bakeoff.runs import runner
     from bakeoff.engine.interrupt import Interrupted
 
     out = tmp_path / "out"

@@ -15,7 +15,7 @@ from PIL import Image
 import bakeoff.serve
 from bakeoff.engine.metrics import count_params
 from bakeoff.models import create_model
-from bakeoff.runfolder import read_status
+from bakeoff.store.runfolder import read_status
 from bakeoff.serve.app import MAX_UPLOAD, create_app, read_image
 from bakeoff.serve.predictor import Predictor
 from serve_fixtures import digit_photo, digits_comparison
@@ -192,6 +192,6 @@ def test_serving_imports_nothing_from_the_training_engine():
     files = sorted(Path(bakeoff.serve.__file__).parent.glob("*.py"))
     assert {f.name for f in files} >= {"app.py", "predictor.py", "preprocess.py", "export.py", "photos.py"}
     for f in files:
-        upward = {m for m in _imported_modules(f) if m.startswith(("bakeoff.engine", "bakeoff.runner"))}
+        upward = {m for m in _imported_modules(f) if m.startswith(("bakeoff.engine", "bakeoff.runs.runner"))}
         assert not upward, (f.name, upward)
     assert "bakeoff.data.pixels" in _imported_modules(Path(bakeoff.serve.__file__).parent / "predictor.py")

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from bakeoff.cli import main
 from bakeoff.serve.app import create_app, read_image
 from bakeoff.serve.budget import MemoryBudget
-from bakeoff.serve.decode import decode_bytes, open_photo
+from bakeoff.data.photos.decode import decode_bytes, open_photo
 from bakeoff.serve.predictor import Predictor
 from serve_fixtures import digit_photo, untrained_mlp_run
 
@@ -65,7 +65,7 @@ def test_a_large_png_costs_its_decoded_frame_once_not_four_times(tmp_path):
     path.write_bytes(big_png(side))
     script = textwrap.dedent(f"""
         import resource
-        from bakeoff.serve.preprocess import model_view, open_photo
+        from bakeoff.data.photos.preprocess import model_view, open_photo
         data = open({str(path)!r}, "rb").read()
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         view = model_view(open_photo(data), {PRE!r})

@@ -9,7 +9,7 @@ from bakeoff.data import load_dataset
 from bakeoff.engine.memory import PeakMemory, rss_bytes
 from bakeoff.engine.metrics import forward_mflops, train_mflops
 from bakeoff.models import create_model
-from bakeoff.runner import PreparedData, execute_run
+from bakeoff.runs.runner import PreparedData, execute_run
 
 
 def test_a_run_reports_its_throughput_flops_and_peak_memory(tmp_path):

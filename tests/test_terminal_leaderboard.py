@@ -2,7 +2,7 @@
 import pytest
 from rich.console import Console
 
-from bakeoff.leaderboard import print_leaderboard
+from bakeoff.store.leaderboard import print_leaderboard
 
 
 def rows(models=("efficientnet-lite0", "simple-cnn", "mlp")):

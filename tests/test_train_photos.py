@@ -9,14 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from bakeoff.api import with_photo_class_map
+from bakeoff.runs.plan import with_photo_class_map
 from bakeoff.cli import main
 from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset
 from bakeoff.data.pixels import normalize_images
-from bakeoff.photo_training import PHOTO_SHARE, repeats
-from bakeoff.runner import PreparedData, build_run
-from bakeoff.serve.preprocess import model_view, open_photo
+from bakeoff.data.photos.training import PHOTO_SHARE, repeats
+from bakeoff.runs.runner import PreparedData, build_run
+from bakeoff.data.photos.preprocess import model_view, open_photo
 from serve_fixtures import SHAPES, shape_photo, shapes_npz
 
 PER_CLASS = 5  # one held out per class

@@ -235,7 +235,7 @@ def test_imagenet_runs_are_fed_imagenet_statistics():
 @functools.lru_cache(maxsize=1)
 def _digits_data():
     from bakeoff.data import load_dataset
-    from bakeoff.runner import PreparedData
+    from bakeoff.runs.runner import PreparedData
 
     return PreparedData.from_dataset(load_dataset("digits"))
 

@@ -3,14 +3,14 @@ import json
 
 import pytest
 
-from bakeoff import tuning
+from bakeoff.runs import tuning
 from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset
 from bakeoff.data.dataset import Dataset
 from bakeoff.engine.loop import Diverged, FitResult
 from bakeoff.errors import ConfigError
-from bakeoff.runner import PreparedData, execute_run, train_for_validation
-from bakeoff.tuning import LR_RANGES, WD_RANGE_L2, search_space, tune
+from bakeoff.runs.runner import PreparedData, execute_run, train_for_validation
+from bakeoff.runs.tuning import LR_RANGES, WD_RANGE_L2, search_space, tune
 
 quiet = lambda *a, **k: None  # noqa: E731  (tune's console_print)
 

@@ -1,10 +1,7 @@
 """bakeoff: train, compare and serve image classifiers under equal conditions."""
 
 # Importing bakeoff changes nothing in the process: the settings a training process wants (OpenMP's
-# wait policy, glibc's heap) are applied by one explicit call, bakeoff.process.configure_process().
-import sys
-import types
-
+# wait policy, glibc's heap) are applied by one explicit call, bakeoff.engine.process.configure_process().
 __version__ = "0.1.0"
 
 # The Python API (api.py), loaded on first use: `import bakeoff` stays light (no torch, no pandas).
@@ -26,17 +23,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
-
-
-class _Package(types.ModuleType):
-    """`bakeoff.compare` stays the API function after the grid runner, the submodule bakeoff.compare, is
-    imported: Python sets a package attribute for each submodule it loads, which would replace the function.
-    The submodule is still `from bakeoff.compare import run_grid` (sys.modules), never `import ... as`."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if name == "compare" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -240,8 +240,8 @@ def _add_serving_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .process import configure_process
-    from .record import set_command
+    from .engine.process import configure_process
+    from .store.record import set_command
 
     parser = build_parser()
     set_command(sys.argv[1:] if argv is None else list(argv))  # for grid.json's record of what ran

@@ -9,9 +9,9 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BakeoffError
+from .errors import BakeoffError, unknown_choice
+from .store.runfolder import GRID_FILE
 
-GRID_FILE = "grid.json"  # a comparison folder's mark (report/collect.py)
 REPORT_HEIGHT_PX = 720  # the inline report's frame; the report scrolls inside it
 
 
@@ -119,8 +119,6 @@ class ComparisonResult:
             run = chosen.run_id
         ids = [r.id for r in self.runs]
         if run not in ids:
-            from .errors import unknown_choice
-
             raise unknown_choice("run", run, ids)
         return TrainedModel(self.path / run, calibrated_probs=calibrated, crop=crop)
 
@@ -139,7 +137,7 @@ class ComparisonResult:
         return Report(path)
 
     def _collected(self):
-        from .report.collect import collect
+        from .store.comparison import collect
 
         return collect(self.path)
 

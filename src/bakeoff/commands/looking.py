@@ -27,13 +27,14 @@ def cmd_evaluate(args) -> int:
 
 def _evaluate_real_photos(path: Path, photos: str, class_map: str | None, as_json: bool) -> int:
     """Score finished runs on real photos, no retraining; a comparison's leaderboard and report are rewritten."""
-    from ..serve.real_photos import score_comparison
+    from ..analysis.real_photos import score_comparison
 
     say = (lambda line: print(line, file=sys.stderr))
     if (path / "grid.json").is_file():
-        from ..leaderboard import write_leaderboard
-        from ..report import build_report, collect
-        from ..runlock import run_lock
+        from ..store.leaderboard import write_leaderboard
+        from ..report import build_report
+        from ..store import comparison as collect
+        from ..store.locks import run_lock
 
         cmp = collect(path)
         if not score_comparison([r.dir for r in cmp.runs], photos, class_map, cmp.classes, say):
@@ -50,7 +51,7 @@ def _evaluate_real_photos(path: Path, photos: str, class_map: str | None, as_jso
             raise BakeoffError(f"{path}: no such run folder, checkpoint or comparison folder")
         run_dir = path if path.is_dir() else path.parent
         score_comparison([run_dir], photos, class_map, load_checkpoint(run_dir)["classes"], say)
-        from ..runfolder import read_status
+        from ..store.runfolder import read_status
 
         runs = [(run_dir.name, read_status(run_dir) or {})]
     for name, m in runs:

@@ -64,7 +64,7 @@ def _decoded(predictor, model, paths: list[Path], names: list, alone: bool, thum
     """(path, photo or None, view, name) for each readable photo; one that is not is skipped and named, as folders
     do (unless it is the only one). With `thumbnails` the photo is kept only as large as --explain draws it."""
     from ..serve.photos import explain_thumbnail
-    from ..serve.preprocess import PhotoError
+    from ..data.photos.preprocess import PhotoError
 
     decoded = []
     for path, name in zip(paths, names):
@@ -86,7 +86,7 @@ def _where_it_looked(path: Path, model, views: list, results: list[list[dict]]) 
     import torch
 
     from ..data.pixels import normalize_images
-    from ..engine.cam import explain
+    from ..analysis.cam import explain
     from ..models.checkpoint import load_checkpoint, model_from_checkpoint
 
     net = model_from_checkpoint(load_checkpoint(path))

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from ..config import GridConfig, RunConfig
 from .configs import compare_options, one_run_from_args
+from ..models.options import grid_runs
 
 
 def cmd_compare(args) -> int:
     """Train the grid (finished runs are skipped), print the leaderboard; --open shows the report.
 
     The Python API's `run_comparison` does the work; this prints each dataset's leaderboard as it finishes."""
-    from ..api import run_comparison
+    from ..runs.comparison import run_comparison
 
     done = []
     track, mlflow_uri = tracking_flags(args)
@@ -26,7 +27,7 @@ def cmd_compare(args) -> int:
 
     status = _until_signal(run_all)
     if status == 0 and args.open:
-        open_in_browser(done[0].path / "report.html")
+        open_in_browser(done[0] / "report.html")
     return status
 
 
@@ -54,7 +55,7 @@ def cmd_train(args) -> int:
     """Train one run, here or (--distributed, under torchrun) across processes."""
     grid, out = one_run_from_args(args)
     if args.distributed:
-        return _until_signal(lambda: _train_distributed(grid.runs()[0], out, args.quiet))
+        return _until_signal(lambda: _train_distributed(grid_runs(grid)[0], out, args.quiet))
     return _until_signal(lambda: _run_grid(grid, out, args.quiet, robustness=not args.no_robustness,
                                            wide=args.wide))
 
@@ -62,7 +63,7 @@ def cmd_train(args) -> int:
 def _run_grid(grid: GridConfig, out: Path, quiet: bool, executor=None, real_photos: str | None = None,
               class_map: str | None = None, robustness: bool = True, wide: bool = False) -> None:
     """Run the grid and print its leaderboard."""
-    from ..compare import run_grid
+    from ..runs.grid import run_grid
 
     rows = run_grid(grid, out, quiet=quiet, executor=executor, real_photos=real_photos, class_map=class_map,
                     robustness=robustness)
@@ -73,7 +74,7 @@ def _print_leaderboard(grid: GridConfig, rows: list[dict], wide: bool = False) -
     """The leaderboard table on stdout (kept under --quiet), and a warning when validation cannot rank."""
     from rich.console import Console
 
-    from ..leaderboard import print_leaderboard, validation_resolution
+    from ..store.leaderboard import print_leaderboard, validation_resolution
 
     dataset = grid.base.get("dataset", RunConfig.dataset)
     console = Console()
@@ -85,7 +86,7 @@ def _print_leaderboard(grid: GridConfig, rows: list[dict], wide: bool = False) -
 
 
 def _train_distributed(cfg: RunConfig, out: Path, quiet: bool) -> None:
-    from ..ddp import train_distributed
+    from ..runs.ddp import train_distributed
 
     metrics = train_distributed(cfg, out, quiet=quiet)
     if metrics is not None:  # rank 0 reports; the other ranks stay quiet
@@ -119,7 +120,7 @@ def cmd_report(args) -> int:
 
 def cmd_merge(args) -> int:
     """Merge comparison folders of the same data and split into a new one, with its leaderboard and report."""
-    from ..merge import merge_comparisons
+    from ..runs.merge import merge_comparisons
 
     path = merge_comparisons([Path(s) for s in args.sources], Path(args.out))
     if args.open:

@@ -37,7 +37,7 @@ def _from_scikit_learn() -> dict[str, np.ndarray]:
     arrays = {"x": x, "y": y, "train_idx": np.sort(train_idx).astype(np.int64),
               "test_idx": np.sort(test_idx).astype(np.int64)}
     try:
-        from ..runfolder import write_arrays
+        from ..files import write_arrays
 
         write_arrays(_cache_file(), arrays)
     except OSError:  # a read-only cache: load from scikit-learn every time
@@ -56,7 +56,7 @@ def _cache_file():
 
 def _cached() -> dict[str, np.ndarray] | None:
     """The cached arrays, or None when missing or not what `_from_scikit_learn` writes (then it is rewritten)."""
-    from ..runfolder import read_arrays
+    from ..files import read_arrays
 
     try:
         a = read_arrays(_cache_file(), ("x", "y", "train_idx", "test_idx"))

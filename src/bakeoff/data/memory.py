@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
-from ..runfolder import atomic_write_bytes
+from ..files import atomic_write_bytes
 from .arrays import REQUIRED_KEYS, dataset_from_arrays
 
 WHERE = "data"  # how errors name the arrays: `data: x_train: images of shape ...`

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..errors import one_line
-from ..runfolder import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 
 @dataclass

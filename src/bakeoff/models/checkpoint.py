@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 
 from ..errors import BakeoffError, one_line
-from ..runfolder import CHECKPOINT_FILE, atomic_write_bytes
+from ..store.runfolder import CHECKPOINT_FILE
+from ..files import atomic_write_bytes
 from .checkpoint_check import CheckpointError, check_checkpoint
 from .registry import create_model
 

@@ -91,7 +91,7 @@ def check_sources(cfg) -> None:
 
 def _source_model(path: Path) -> str | None:
     """The model named in the run folder's config.json (cheap: no need to unpickle the weights)."""
-    from ..runfolder import read_config
+    from ..store.runfolder import read_config
 
     config = read_config(path.parent)
     return config.get("model") if config else None

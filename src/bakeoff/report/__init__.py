@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import fingerprint
-from .collect import Comparison, collect, reload_dataset
-from ..runlock import disk_errors
+from ..store.comparison import Comparison, collect, reload_dataset
+from ..files import disk_errors
 
 # The drawing modules (matplotlib, SciPy, scikit-learn: 2-4 s to import) load only when a report is drawn, so
 # a rerun with nothing to train, whose report is current, returns in seconds.

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import runfolder
+from .. import files
 from ..errors import BakeoffError
-from ..leaderboard import OPTION_COLUMNS, ROW_KEY, fmt, pct
-from ..runlock import disk_errors
+from ..store.leaderboard import OPTION_COLUMNS, ROW_KEY, fmt, pct
+from ..files import disk_errors
 from .blocks import Cell, Document, Figure, Section, Table, Text, cell, slug
 from .cd_diagram import cd_diagram
-from .collect import GRID_FILE
+from ..store.runfolder import GRID_FILE
 from .figures import plain_text
 from .friedman import RankTest, rank_models
 from .html import write_html
@@ -82,7 +82,7 @@ def read_board(comparison_dir: Path) -> DatasetBoard:
         if not (d / name).is_file():
             raise BakeoffError(f"{d}: no {name} here, so not a finished bakeoff comparison folder "
                                f"(`bakeoff compare --out {d}` makes one)")
-    saved = runfolder.read_json(d / GRID_FILE)
+    saved = files.read_json(d / GRID_FILE)
     if not (saved and isinstance(saved.get("dataset"), dict) and saved["dataset"].get("name")):
         raise BakeoffError(f"{d / GRID_FILE}: not a bakeoff {GRID_FILE} (unreadable, or no dataset name in it)")
     with open(d / LEADERBOARD_FILE, newline="") as f:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import runfolder
-from ..leaderboard import pct
+from .. import files
+from ..store import runfolder
+from ..store.leaderboard import pct
 from . import figures
 from .blocks import Figure, Text
-from .collect import UNREADABLE_NPZ, Run
+from ..store.comparison import UNREADABLE_NPZ, Run
 
 IMAGE_KEYS = ("images", "reconstructions", "noisy", "denoised")  # (n, H, W) grey or (n, H, W, 3) RGB, 0..1
 MAP_KEYS = ("codes_xy", "pca_xy", "map_labels")  # (m, 2), (m, 2) t-SNE coordinates; (m,) class indices
@@ -50,7 +51,7 @@ def autoencoder_blocks(run: Run, name: str, classes: list[str]) -> list:
 
 def read_autoencoder_arrays(path, num_classes: int) -> dict[str, np.ndarray]:
     """autoencoder.npz's arrays, checked for the shapes the figures draw; ValueError names what is wrong."""
-    arrays = runfolder.read_arrays(path, IMAGE_KEYS + MAP_KEYS)
+    arrays = files.read_arrays(path, IMAGE_KEYS + MAP_KEYS)
     shape = arrays["images"].shape
     if len(shape) not in (3, 4) or (len(shape) == 4 and shape[3] != 3) or not len(arrays["images"]):
         raise ValueError(f"images of shape {shape}, not (n, H, W) or (n, H, W, 3)")

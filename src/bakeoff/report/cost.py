@@ -1,10 +1,10 @@
 """Section 6, cost vs accuracy: what each configuration's accuracy costs in inference time and size."""
 from __future__ import annotations
 
-from ..leaderboard import fmt, pct
+from ..store.leaderboard import fmt, pct
 from . import figures
 from .blocks import Figure, Section, Table, Text, cell
-from .collect import Comparison
+from ..store.comparison import Comparison
 from .rows import row_label
 from .stats import pareto_front
 

@@ -5,7 +5,7 @@ import time
 
 from . import cost, overview, per_model, ranking, real_photos, significance, training, why
 from .blocks import Document
-from .collect import Comparison
+from ..store.comparison import Comparison
 
 
 def build_document(cmp: Comparison, ds, ds_note: str) -> Document:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import runfolder
+from .. import files
+from ..store import runfolder
 
 FINGERPRINT_FILE = ".report-fingerprint.json"
 REPORT_FILES = ("report.html", "report.md")  # what a current report still has on disk
@@ -57,7 +58,7 @@ def is_current(out: Path, images: bool | None) -> bool:
     out = Path(out)
     if not all((out / name).is_file() for name in REPORT_FILES):
         return False
-    saved = runfolder.read_json(out / FINGERPRINT_FILE)
+    saved = files.read_json(out / FINGERPRINT_FILE)
     if saved is None:
         return False
     return saved == fingerprint(out, saved.get("images") if images is None else images)
@@ -65,7 +66,7 @@ def is_current(out: Path, images: bool | None) -> bool:
 
 def save(out: Path, taken: dict) -> None:
     """Store the fingerprint `taken` before the report was drawn (a change while drawing redraws it next time)."""
-    runfolder.write_json(Path(out) / FINGERPRINT_FILE, taken)
+    files.write_json(Path(out) / FINGERPRINT_FILE, taken)
 
 
 def forget(out: Path) -> None:

@@ -9,7 +9,7 @@ import base64
 from html import escape
 from pathlib import Path
 
-from ..runfolder import atomic_write_text
+from ..files import atomic_write_text
 from .blocks import Details, Document, Figure, Row, Section, Table, Text
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"

@@ -6,10 +6,10 @@ from dataclasses import fields
 import numpy as np
 
 from ..config import RunConfig
-from ..leaderboard import pct
+from ..store.leaderboard import pct
 from . import figures
 from .blocks import Details, Figure, Row, Section, Table, Text, cell
-from .collect import Comparison, Run
+from ..store.comparison import Comparison, Run
 from .rows import row_label
 
 MAX_SAMPLE_CLASSES = 20  # dataset card: sample strips for at most this many classes

@@ -6,11 +6,11 @@ import math
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from ..leaderboard import pct
+from ..store.leaderboard import pct
 from . import figures
 from .autoencoder import autoencoder_blocks
 from .blocks import Details, Figure, Row, Section, Table, Text, cell, slug
-from .collect import Comparison, Run
+from ..store.comparison import Comparison, Run
 from .figures import RIGHT, WRONG
 from .rows import best_row_per_model, row_label
 from .summary import summarize

@@ -2,9 +2,9 @@
 configuration cost in a second table beside it."""
 from __future__ import annotations
 
-from ..leaderboard import OPTION_COLUMNS, fmt, shown_columns, validation_resolution
+from ..store.leaderboard import OPTION_COLUMNS, fmt, shown_columns, validation_resolution
 from .blocks import Cell, Section, Table, Text, cell
-from .collect import Comparison
+from ..store.comparison import Comparison
 
 # (key, header, which way is better: "max", "min" or None for no highlight); values as leaderboard.fmt writes them
 LEADERBOARD = [

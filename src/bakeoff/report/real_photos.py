@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from ..leaderboard import pct
-from ..runfolder import REAL_PHOTOS_FILE, read_arrays
+from ..store.leaderboard import pct
+from ..store.runfolder import REAL_PHOTOS_FILE
+from ..files import read_arrays
 from . import figures
 from .blocks import Figure, Section, Table, Text, cell, slug
-from .collect import UNREADABLE_NPZ, Comparison
+from ..store.comparison import UNREADABLE_NPZ, Comparison
 from .figures import RIGHT, WRONG
 from .rows import best_row_per_model, row_label
 

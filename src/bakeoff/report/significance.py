@@ -1,9 +1,9 @@
 """Section 3, is the best model really better: paired tests of each configuration against the best, per seed."""
 from __future__ import annotations
 
-from ..leaderboard import pct
+from ..store.leaderboard import pct
 from .blocks import Section, Table, Text, cell
-from .collect import Comparison
+from ..store.comparison import Comparison
 from .holm import holm_adjust
 from .rows import row_label
 from .stats import ALPHA, PairedTest, paired_test

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import runfolder
-from ..leaderboard import pct
+from .. import files
+from ..store import runfolder
+from ..store.leaderboard import pct
 from . import why_figures
 from .blocks import Figure, Section, Table, Text, cell
-from .collect import UNREADABLE_NPZ, Comparison, Run
+from ..store.comparison import UNREADABLE_NPZ, Comparison, Run
 from .overview import seconds
 from .rows import best_row_per_model, row_label
 
@@ -25,7 +26,7 @@ def _shown(cmp: Comparison, file: str) -> list[tuple[str, Run, dict]]:
     out = []
     for row in best_row_per_model(cmp):
         run = cmp.representative(row)
-        data = runfolder.read_json(run.dir / file) if run else None
+        data = files.read_json(run.dir / file) if run else None
         if data:
             out.append((row_label(cmp, row), run, data))
     return out
@@ -148,7 +149,7 @@ def gradcam(cmp: Comparison, ds, ds_note: str) -> Section:
     path = cmp.out / runfolder.CAM_FILE
     title = "Where the models look (Grad-CAM)"
     try:
-        cams = runfolder.read_arrays(path)
+        cams = files.read_arrays(path)
     except UNREADABLE_NPZ:
         return Section("gradcam", title, [Text(f"Not measured: {NOT_MEASURED}.", "note")])
     if ds is None:

@@ -17,6 +17,7 @@ import torch.nn as nn
 
 from ..models.checkpoint import checkpoint_path, load_checkpoint, model_from_checkpoint
 from ..models.checkpoint_check import CheckpointError, check_metadata
+from ..models.inference import torch_forward
 from ..errors import BakeoffError, unknown_choice
 from .outputs import check_destination, write_file
 
@@ -139,13 +140,6 @@ def max_difference(reference, candidate, inputs: dict[str, np.ndarray]) -> dict[
         d1 = float(np.abs(reference(x[:1]) - candidate(x[:1])).max())  # batch of one: the dynamic axis works
         diffs[name] = max(d, d1)
     return diffs
-
-
-def torch_forward(model: nn.Module):
-    def forward(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return model(torch.from_numpy(x)).float().numpy()
-    return forward
 
 
 def verified(fmt: str, ckpt: dict, model: nn.Module, data_dir: str | None = None) -> tuple[bytes, dict[str, float]]:

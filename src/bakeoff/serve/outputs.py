@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..errors import BakeoffError
-from ..runfolder import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 
 def check_destination(dest: Path, force: bool, sources: tuple[Path, ...] = ()) -> None:

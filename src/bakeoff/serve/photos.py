@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from ..data.folder import IMAGE_EXTS  # what a folder dataset counts as images counts as photos here
 from ..errors import BakeoffError
-from ..runfolder import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 EXPLAIN_HEIGHT = 224  # px: the photo and the (nearest-neighbour enlarged) model input, side by side
 

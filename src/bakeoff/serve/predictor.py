@@ -17,9 +17,12 @@ from PIL import Image
 
 from ..data.pixels import normalize_images
 from ..errors import BakeoffError, unknown_choice
-from ..runfolder import CHECKPOINT_FILE, read_status
-from .decode import MIN_SIDE
-from .preprocess import MAX_PIXELS, model_view, open_photo
+from ..store.runfolder import CHECKPOINT_FILE, read_status
+from ..data.photos.decode import MIN_SIDE
+from ..data.photos.preprocess import MAX_PIXELS, model_view, open_photo
+from ..models import inference
+from ..models.inference import load_forward, softmax
+from .export import onnx_metadata, onnx_session, verified
 
 RUNTIMES = ("torch", "onnx")
 
@@ -73,8 +76,6 @@ def load_model(path: Path, runtime: str = "torch", threads: int = 1) -> LoadedMo
         raise unknown_choice("runtime", runtime, RUNTIMES)
     name = path.parent.name if path.name == CHECKPOINT_FILE else path.name.split(".")[0]
     if path.suffix == ".onnx":
-        from .export import onnx_metadata, onnx_session
-
         try:
             session = onnx_session(path, threads)
         except Exception as e:  # onnxruntime raises its own exception types
@@ -82,19 +83,10 @@ def load_model(path: Path, runtime: str = "torch", threads: int = 1) -> LoadedMo
         meta = onnx_metadata(session, path)
         return LoadedModel(name, str(path), meta["model"], meta["classes"], meta["preprocessing"], meta["metrics"],
                            _onnx_forward(session), "onnx")
-    import torch
-
-    from ..models.checkpoint import load_checkpoint, model_from_checkpoint
-    from .export import onnx_session, torch_forward, verified
-
-    ckpt = load_checkpoint(path)
-    model = model_from_checkpoint(ckpt)
+    ckpt, model, forward = load_forward(path)
     if runtime == "onnx":
         data, _ = verified("onnx", ckpt, model)  # ExportMismatch: refuse to serve a model that answers differently
         forward = _onnx_forward(onnx_session(data, threads))
-    else:
-        model = model.to(memory_format=torch.channels_last)  # as trained; faster CPU conv kernels
-        forward = torch_forward(model)
     metrics = ckpt.get("metrics") or {}
     return LoadedModel(name, str(path), ckpt["model"], list(ckpt["classes"]), ckpt["preprocessing"], metrics,
                        forward, runtime, temperature=ckpt.get("temperature"))
@@ -119,15 +111,7 @@ def _onnx_forward(session) -> Callable[[np.ndarray], np.ndarray]:
 
 def probabilities(views: list[np.ndarray], model: LoadedModel, batch_size: int = 256) -> np.ndarray:
     """(N, K) class probabilities of many already-preprocessed views, fed as the model was trained, batched."""
-    pre = model.preprocessing
-    return np.concatenate([softmax(model.forward(normalize_images(views[i:i + batch_size], pre["mean"], pre["std"])))
-                           for i in range(0, len(views), batch_size)])
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    return inference.probabilities(views, model.preprocessing, model.forward, batch_size)
 
 
 def top_k(probs: np.ndarray, classes: list[str], k: int) -> list[dict]:

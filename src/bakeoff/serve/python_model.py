@@ -16,7 +16,7 @@ from ..data.memory import as_numpy
 from ..errors import BakeoffError
 from .predictor import LoadedModel, calibrated, decode_side, load_model, probabilities
 from .predictor import top_k as top_classes
-from .preprocess import model_view, open_photo
+from ..data.photos.preprocess import model_view, open_photo
 
 PHOTO_TYPES = (str, Path, bytes)
 

@@ -43,7 +43,7 @@ def track_comparison(out: Path, targets: list[str], mlflow_uri: str | None = Non
     """Log every finished or failed run of the comparison in OUT to each target."""
     if not targets:
         return
-    from ..report.collect import collect
+    from ..store.comparison import collect
 
     cmp = collect(out)
     if "mlflow" in targets:

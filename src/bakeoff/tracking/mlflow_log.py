@@ -11,9 +11,9 @@ import hashlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import runfolder
+from ..store import runfolder
 from ..errors import BakeoffError, one_line
-from ..report.collect import Comparison, Run
+from ..store.comparison import Comparison, Run
 from .params import epoch_metrics, final_metrics, run_params
 
 COMPARISON_FILES = ("leaderboard.csv", "leaderboard.md", "report.html", "report.md", "grid.json")

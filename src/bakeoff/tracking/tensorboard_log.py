@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..report.collect import Comparison
+from ..store.comparison import Comparison
 from .params import epoch_metrics, final_metrics
 
 LOGDIR = "tensorboard"

@@ -25,7 +25,7 @@ def configure_process(shares_cores: bool = False) -> dict:
     - glibc keeps freed memory in the heap (engine/heap.py): training steps reuse pages instead of
       faulting in new ones.
     """
-    from .engine.heap import keep_freed_memory
+    from .heap import keep_freed_memory
 
     if shares_cores and "GOMP_SPINCOUNT" not in os.environ:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -1,7 +1,7 @@
 """Labelled real photos joined to a benchmark's training split (`--train-photos PATH`).
 
 A model trained on 28x28 product shots reads a phone photo badly even after the photo is brought into the
-dataset's domain (serve/preprocess.py): the converted photos still differ from the shots in ways no
+dataset's domain (data/photos/preprocess.py): the converted photos still differ from the shots in ways no
 augmentation imitated well (docs/real-photos.md). A few hundred labelled photos of the user's own kind,
 converted exactly as `predict` and `serve` convert a photo, close most of that gap. The folder is split per
 class: four fifths join the training split, repeated so that they make up about an eighth of each epoch (a
@@ -9,7 +9,7 @@ few thousand photos beside 54,000 dataset images would barely move the weights),
 and scored after training as `photo_val_acc`, so the gain is measured on photos no run trained on. The
 benchmark's own validation split still chooses the epoch, and the test split is only scored.
 
-Folder names map to classes as for --real-photos (serve/real_photos.py), with the same --class-map.
+Folder names map to classes as for --real-photos (data/photos/folders.py), with the same --class-map.
 """
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.pixels import normalize_images
-from .data.splits import stratified_indices
-from .errors import BakeoffError, ConfigError
+from ..pixels import normalize_images
+from ..splits import stratified_indices
+from ...errors import BakeoffError, ConfigError
+from .folders import convert_photos, labelled_photos, parse_class_map
 
 HELD_OUT = 0.2  # of each class's photos, scored after training, never trained on
 PHOTO_SHARE = 1 / 8  # of each epoch's images, at least (photos repeated up to it; never fewer than once)
@@ -64,8 +65,6 @@ def check_photo_folders(train_photos: str, class_map: str | None, classes: list[
     """Fail before any training: a folder that is not one, maps to no class, or shares photos with the folder
     that is scored (--real-photos), which would make real_acc a measure of memory. `say` gets one line naming
     the folders that map to no class."""
-    from .serve.real_photos import labelled_photos, parse_class_map
-
     photos, _, skipped = labelled_photos(Path(train_photos).expanduser(), classes, parse_class_map(class_map),
                                          flag=FLAG)
     if skipped:
@@ -93,18 +92,8 @@ def _convert(folder: str, class_map: str | None, classes: list[str],
     key = json.dumps([str(Path(folder).expanduser().resolve()), class_map, classes, preprocessing], sort_keys=True,
                      default=str)
     if key not in _converted:
-        from .serve.preprocess import PhotoError, model_view, open_photo
-        from .serve.real_photos import labelled_photos, parse_class_map
-
         photos, _, _ = labelled_photos(Path(folder).expanduser(), classes, parse_class_map(class_map), flag=FLAG)
-        views, labels, unreadable = [], [], 0
-        for path, label in photos:
-            try:
-                views.append(model_view(open_photo(path, name=str(path)), preprocessing))
-            except PhotoError:
-                unreadable += 1
-                continue
-            labels.append(label)
+        views, labels, _, unreadable = convert_photos(photos, preprocessing)
         if not views:
             raise BakeoffError(f"{FLAG}: none of the {len(photos)} photos in {folder} could be read")
         _converted[key] = (np.stack(views), np.asarray(labels, dtype=np.int64), unreadable)

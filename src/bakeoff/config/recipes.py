@@ -10,7 +10,7 @@ A recipe only sets defaults: a grid YAML and flags given on the command line ove
 """
 from __future__ import annotations
 
-from .errors import unknown_choice
+from ..errors import unknown_choice
 
 # Options shared by every dataset, then per-dataset ones; keys are grid options (models) and RunConfig fields.
 # Chosen by validation accuracy on Fashion-MNIST (the test split only scored afterwards): at a budget of about

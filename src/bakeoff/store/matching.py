@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import RunConfig
-from .errors import BakeoffError
+from ..config import RunConfig
+from ..errors import BakeoffError
 
 
 def normalized(config: dict) -> dict:
@@ -17,7 +17,7 @@ def normalized(config: dict) -> dict:
 
     Raises BakeoffError (or TypeError) when `config` is not a valid RunConfig.
     """
-    from .data.registry import DATASETS, builtin_name  # late: the data package loads torch
+    from ..data.registry import DATASETS, builtin_name  # late: the data package loads torch
 
     d = RunConfig.from_dict(config).to_dict()  # options added by later versions take their defaults
     name = str(d["dataset"])

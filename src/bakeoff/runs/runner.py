@@ -9,21 +9,22 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from . import runfolder
-from .config import RunConfig
-from .data import Dataset, train_val_split
-from .data.domain import photo_domain
-from .data.pixels import normalize
-from .engine.device import resolve_device, resolve_precision
-from .engine.interrupt import Interrupted
-from .engine.loop import Diverged, FitResult, Split, evaluate, uses_tta
-from .engine.memory import PeakMemory
-from .engine.metrics import count_params, forward_mflops, train_mflops
-from .engine.stages import is_autoencoder, train_model, trains_whole_model
-from .engine.whitening import whiten_stem
-from .models import create_model
-from .models.checkpoint import save_checkpoint
-from .models.pretrained import check_sources, input_stats, load_pretrained, model_options
+from .. import files
+from ..store import runfolder
+from ..config import RunConfig
+from ..data import Dataset, train_val_split
+from ..data.domain import photo_domain
+from ..data.pixels import normalize
+from ..engine.device import resolve_device, resolve_precision
+from ..engine.interrupt import Interrupted
+from ..engine.loop import Diverged, FitResult, Split, evaluate, uses_tta
+from ..engine.memory import PeakMemory
+from ..engine.metrics import count_params, forward_mflops, train_mflops
+from ..engine.stages import is_autoencoder, train_model, trains_whole_model
+from ..engine.whitening import whiten_stem
+from ..models import create_model
+from ..models.checkpoint import save_checkpoint
+from ..models.pretrained import check_sources, input_stats, load_pretrained, model_options
 
 
 @dataclass
@@ -60,7 +61,7 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
     (run_dir / runfolder.METRICS_FILE).unlink(missing_ok=True)  # an earlier attempt that did not finish resumes
     device = resolve_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
-    runfolder.write_json(run_dir / runfolder.CONFIG_FILE, cfg.to_dict())
+    files.write_json(run_dir / runfolder.CONFIG_FILE, cfg.to_dict())
     ds = data.dataset
     run = build_run(cfg, data, device)
     data, train, val, model = run.data, run.train, run.val, run.model
@@ -80,22 +81,22 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
                                         state_path=state_path)
     except Diverged as e:
         metrics = {**base, "status": "failed", "reason": str(e)}
-        runfolder.write_json(run_dir / runfolder.METRICS_FILE, metrics)
+        files.write_json(run_dir / runfolder.METRICS_FILE, metrics)
         _drop_states(run_dir)
         return metrics
     except Interrupted as e:
-        runfolder.write_json(run_dir / runfolder.METRICS_FILE, {**base, "status": "interrupted", "reason": str(e)})
+        files.write_json(run_dir / runfolder.METRICS_FILE, {**base, "status": "interrupted", "reason": str(e)})
         raise
     test_result = evaluate(model, test, device, precision, collect=True, tta=uses_tta(cfg.tta, cfg.dataset))
     if run.held_out_photos is not None:  # photos of the user's kind that no run trained on
         photo_result = evaluate(model, run.held_out_photos, device, precision, tta=uses_tta(cfg.tta, cfg.dataset))
         extra.update(run.photo_counts, photo_val_acc=photo_result.acc)
     if is_autoencoder(model):
-        from .engine.autoencoder_views import autoencoder_views
+        from ..analysis.autoencoder_views import autoencoder_views
 
         views, arrays = autoencoder_views(model, cfg, data.mean, data.std, train, test, device, precision)
         extra.update(views)
-        runfolder.write_arrays(run_dir / runfolder.AUTOENCODER_FILE, arrays)
+        files.write_arrays(run_dir / runfolder.AUTOENCODER_FILE, arrays)
     best = result.history[result.best_epoch - 1]
     seconds = sum(r["seconds"] for r in result.history)  # resumed runs count every epoch once
     metrics = {
@@ -117,7 +118,7 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
     save_checkpoint(run_dir / runfolder.CHECKPOINT_FILE, model, model_name=cfg.model, model_kwargs=model_kwargs,
                     classes=ds.classes, preprocessing=data.preprocessing(), config=cfg.to_dict(), metrics=metrics)
     write_predictions(run_dir, test_result.logits, ds.y_test)
-    runfolder.write_json(run_dir / runfolder.METRICS_FILE, metrics)  # last: the run is done
+    files.write_json(run_dir / runfolder.METRICS_FILE, metrics)  # last: the run is done
     _drop_states(run_dir)  # resuming is no longer needed; best.pt holds the weights
     return metrics
 
@@ -169,7 +170,7 @@ def _photo_images(counts: dict | None) -> int:
 def _with_photos(cfg: RunConfig, data: PreparedData, train: Split, device: torch.device) -> tuple[Split, Split, dict]:
     """The training split joined by --train-photos' photos (repeated to their share of an epoch), the photos
     held out, and the counts for metrics.json (photo_training.py)."""
-    from .photo_training import photo_split, repeats
+    from ..data.photos.training import photo_split, repeats
 
     photos = photo_split(cfg.train_photos, cfg.photo_class_map, data.dataset.classes, data.preprocessing(), cfg.seed)
     times = repeats(len(train), len(photos.y_train))

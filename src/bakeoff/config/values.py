@@ -11,7 +11,7 @@ import math
 import re
 import reprlib
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")

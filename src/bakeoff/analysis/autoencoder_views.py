@@ -16,10 +16,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .device import autocast
-from .features import eval_batch_size, extract_features
-from .loop import Split
-from .objectives import Noise
+from ..engine.device import autocast
+from ..engine.features import eval_batch_size, extract_features
+from ..engine.loop import Split
+from ..engine.objectives import Noise
 
 SHOW_SIGMA = 0.3  # noise for the denoising figure when training used none (0..1 pixel scale)
 SHOW_IMAGES = 10  # test images per figure row

@@ -7,18 +7,21 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .config import GridConfig, RunConfig
-from .data import load_dataset, train_val_split
-from .leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
-from .errors import ConfigError
+from ..config import GridConfig, RunConfig
+from ..data import load_dataset, train_val_split
+from ..store.leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
+from ..errors import ConfigError
 from .executors import LocalExecutor
-from .grid_progress import GridProgress
-from .record import comparison_record
-from .runlock import disk_errors, run_lock
-from .models.pretrained import check_sources
-from .runfolder import read_config, read_status, versions, write_json
-from .runmatch import same_run
+from .progress import GridProgress
+from ..store.record import comparison_record
+from ..files import disk_errors
+from ..store.locks import run_lock
+from ..models.pretrained import check_sources
+from ..store.runfolder import read_config, read_status, versions
+from ..files import write_json
+from ..store.matching import same_run
 from .runner import PreparedData
+from ..models.options import grid_runs
 
 LOCK_FILE = ".lock"
 
@@ -47,7 +50,7 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
     saved for resuming.
     """
     console = console or Console(stderr=True, quiet=quiet, soft_wrap=True)
-    runs = grid.runs()  # validates every configuration before any work starts
+    runs = grid_runs(grid)  # validates every configuration before any work starts
     for cfg in runs:
         check_sources(cfg)  # and the files they name
     first = runs[0]
@@ -65,11 +68,11 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         console.print(f"dataset {ds.name}: {len(ds.y_train)} train / {len(ds.y_test)} test images, "
                       f"{ds.in_chans}x{ds.img_size}x{ds.img_size}, {ds.num_classes} classes ({ds.source})")
         if real_photos is not None:  # a bad folder or --class-map fails now, before any training
-            from .serve.real_photos import labelled_photos, parse_class_map
+            from ..data.photos.folders import labelled_photos, parse_class_map
 
             labelled_photos(real_photos, ds.classes, parse_class_map(class_map))
         if first.train_photos is not None:  # and photos to train on that are also scored
-            from .photo_training import check_photo_folders
+            from ..data.photos.training import check_photo_folders
 
             check_photo_folders(first.train_photos, first.photo_class_map, ds.classes, real_photos, console.print)
         data = PreparedData.from_dataset(ds)
@@ -95,10 +98,10 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         if to_train or not _same_grid_json(out / "grid.json", grid_json):
             write_json(out / "grid.json", grid_json)
         if real_photos is not None:
-            from .serve.real_photos import score_comparison
+            from ..analysis.real_photos import score_comparison
 
             score_comparison([out / cfg.run_id for cfg in runs], real_photos, class_map, ds.classes, console.print)
-        from .analysis import analyse_runs, write_cams
+        from ..analysis.finished import analyse_runs, write_cams
 
         analyse_runs([out / cfg.run_id for cfg in runs], ds, robustness=robustness, say=console.print)
         results = [(cfg.to_dict(), {**(read_status(out / cfg.run_id) or {"status": "missing",
@@ -109,7 +112,7 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
             write_leaderboard(rows, out)
         write_cams(out, ds, say=console.print)  # after the leaderboard: it picks the best and runner-up
         elapsed = time.perf_counter() - start
-        from .report import build_report  # late: matplotlib loads only when a report is written
+        from ..report import build_report  # late: matplotlib loads only when a report is written
 
         report = build_report(out, dataset=ds, only_if_changed=True)  # kept when nothing it shows changed
     console.print(f"{len(runs)} runs in {elapsed:.1f} s; leaderboard in {out}/leaderboard.csv, report in {report}")
@@ -120,7 +123,7 @@ def _same_grid_json(path: Path, grid_json: dict) -> bool:
     """Whether grid.json already says all of `grid_json` but its record (command, load, start time)."""
     import json
 
-    from .runfolder import read_json
+    from ..files import read_json
 
     saved = read_json(path)
     if saved is None:

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from .config import RunConfig
-from .data import load_dataset
-from .runfolder import METRICS_FILE, write_json
-from .engine.distributed import init_from_env, rank_world
-from .leaderboard import build_leaderboard, write_leaderboard
+from ..config import RunConfig
+from ..data import load_dataset
+from ..store.runfolder import METRICS_FILE
+from ..files import write_json
+from ..engine.distributed import init_from_env, rank_world
+from ..store.leaderboard import build_leaderboard, write_leaderboard
 from .runner import PreparedData, execute_run
 
 

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import runfolder
+from .. import files
+from . import runfolder
+from .runfolder import GRID_FILE
 from ..config import GRID_AXES, GridConfig, RunConfig
 from ..errors import BakeoffError, one_line
-from ..leaderboard import build_leaderboard, row_key
-from ..runmatch import same_run
+from .leaderboard import build_leaderboard, row_key
+from .matching import same_run
+from ..models.options import grid_runs
 
-GRID_FILE = "grid.json"  # written by compare: the grid as given, the dataset card, versions
 # What reading a damaged .npz raises: np.load's errors, and zipfile's and zlib's for a truncated archive
 UNREADABLE_NPZ = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
@@ -46,7 +48,7 @@ class Run:
         if self._predictions is None:
             path = self.dir / runfolder.PREDICTIONS_FILE
             try:
-                self._predictions = runfolder.read_arrays(path, runfolder.PREDICTION_KEYS)
+                self._predictions = files.read_arrays(path, runfolder.PREDICTION_KEYS)
             except UNREADABLE_NPZ as e:
                 raise BakeoffError(f"{path}: unreadable predictions ({e})") from None
         return self._predictions
@@ -117,7 +119,7 @@ def collect(out: str | Path) -> Comparison:
     if not grid_file.is_file():
         raise BakeoffError(f"{out}: no {GRID_FILE} here, so not a bakeoff comparison folder "
                            f"(`bakeoff compare --out {out}` makes one)")
-    saved = runfolder.read_json(grid_file)
+    saved = files.read_json(grid_file)
     if not (saved and isinstance(saved.get("grid"), dict) and isinstance(saved.get("dataset"), dict)):
         raise BakeoffError(f"{grid_file}: not a bakeoff {GRID_FILE} (unreadable, or no 'grid' and 'dataset' in it)")
     grid, dataset = saved["grid"], saved["dataset"]
@@ -125,7 +127,7 @@ def collect(out: str | Path) -> Comparison:
     if isinstance(saved.get("runs"), list):  # a merged comparison (merge.py) lists its runs' configs
         configs = [RunConfig.from_dict({k: v for k, v in c.items() if k in known}) for c in saved["runs"]]
     else:
-        configs = GridConfig.from_options({k: v for k, v in grid.items() if k in known}).runs()
+        configs = grid_runs(GridConfig.from_options({k: v for k, v in grid.items() if k in known}))
     runs = []
     for cfg in configs:
         runs.append(_read_run(out / cfg.run_id, cfg, len(dataset.get("classes") or ())))

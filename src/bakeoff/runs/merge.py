@@ -14,14 +14,16 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from . import runfolder
-from .config import AXIS_TAGS, GRID_AXES, RunConfig
-from .config_values import short_repr
-from .errors import BakeoffError
-from .leaderboard import write_leaderboard
-from .record import comparison_record
-from .report.collect import GRID_FILE, collect
-from .runlock import disk_errors
+from .. import files
+from ..store import runfolder
+from ..config import AXIS_TAGS, GRID_AXES, RunConfig
+from ..config.values import short_repr
+from ..errors import BakeoffError
+from ..store.leaderboard import write_leaderboard
+from ..store.record import comparison_record
+from ..store.runfolder import GRID_FILE
+from ..store.comparison import collect
+from ..files import disk_errors
 
 # What must be equal for two runs to be compared on the same footing: the images and how they were split.
 SAME_DATA = ("name", "classes", "n_train", "n_test", "shape")
@@ -49,16 +51,16 @@ def merge_comparisons(sources: list[Path], out: Path, say=print) -> Path:
             if run.dir.is_dir():
                 _link_tree(run.dir, out / run_id)
                 if (out / run_id / runfolder.CONFIG_FILE).is_file():  # replaced, not written into: the link breaks
-                    runfolder.write_json(out / run_id / runfolder.CONFIG_FILE, cfg.to_dict())
+                    files.write_json(out / run_id / runfolder.CONFIG_FILE, cfg.to_dict())
         grid_json = {"grid": _union([c.grid for c in comparisons]), "dataset": first.dataset,
                      "versions": first.versions, "record": comparison_record(),
                      "merged_from": [str(c.out) for c in comparisons],
                      "runs": [cfg.to_dict() for _, _, cfg in runs.values()]}
-        runfolder.write_json(out / GRID_FILE, grid_json)
+        files.write_json(out / GRID_FILE, grid_json)
         merged = collect(out)
         write_leaderboard(merged.rows, out)
     say(f"merged {len(runs)} runs from {len(comparisons)} comparisons into {out}")
-    from .report import build_report
+    from ..report import build_report
 
     return build_report(out)
 

@@ -31,10 +31,10 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from .config import RunConfig
-from .engine.loop import Diverged
-from .errors import ConfigError
-from .runfolder import atomic_write_text, file_safe
+from ..config import RunConfig
+from ..engine.loop import Diverged
+from ..errors import ConfigError
+from ..files import atomic_write_text, file_safe
 from .runner import PreparedData, train_for_validation
 
 TUNING_DIR = "tuning"  # under the comparison's folder
@@ -131,8 +131,8 @@ def search_space(cfg: RunConfig, data: PreparedData) -> dict[str, tuple]:
 
 def _model_class(cfg: RunConfig, data: PreparedData) -> type:
     """The model's class: the registry holds factories, so one is built (cheap next to a trial's training)."""
-    from .models import create_model
-    from .models.pretrained import model_options
+    from ..models import create_model
+    from ..models.pretrained import model_options
 
     ds = data.dataset
     return type(create_model(cfg.model, ds.num_classes, ds.in_chans, ds.img_size, **model_options(cfg)))

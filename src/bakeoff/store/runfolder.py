@@ -5,18 +5,19 @@ A run folder holds:
   history.csv       epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds, stage (grows per epoch)
   best.pt           checkpoint of the weights with the lowest validation loss (models/checkpoint.py)
   predictions.npz   test labels, predictions, class probabilities and per-image loss (for reports)
-  autoencoder.npz   autoencoders only: the images and 2-D maps the report draws (engine/autoencoder_views.py)
-  real_photos.npz   with --real-photos: predictions on a folder of real photos (serve/real_photos.py)
+  autoencoder.npz   autoencoders only: the images and 2-D maps the report draws (analysis/autoencoder_views.py)
+  real_photos.npz   with --real-photos: predictions on a folder of real photos (analysis/real_photos.py)
   calibration.json  after training: ECE and NLL on test before/after temperature scaling fitted on validation,
-                    with the reliability bins (analysis.py, engine/calibration.py)
-  robustness.json   after training, unless --no-robustness: accuracy under corruptions (engine/robustness.py)
+                    with the reliability bins (analysis/finished.py, analysis/calibration.py)
+  robustness.json   after training, unless --no-robustness: accuracy under corruptions (analysis/robustness.py)
   metrics.json      written last: its status 'finished' or 'failed' marks the run done
                     ('interrupted' marks a run stopped by a signal; it resumes on the next attempt)
   state.pt          while the run is under way: everything needed to resume after the last epoch
 
-The runner writes these; compare, report and serve read them through this module alone, so a
-comparison folder can be reported wherever it was copied. Every file is written atomically and
-with the permissions the umask gives, like any other program's files.
+A comparison folder holds grid.json (the grid as given, the dataset card, versions, the command) beside
+its run folders. The runner writes these; the grid, the report and serve read them through store/ alone,
+so a comparison folder can be reported wherever it was copied. Every file is written atomically and with
+the permissions the umask gives (files.py).
 """
 from __future__ import annotations
 
@@ -24,19 +25,16 @@ import csv
 import io
 import json
 import math
-import os
 import platform
-import re
-import tempfile
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
+from ..files import atomic_write_bytes, atomic_write_text, read_json, write_json
 from .metrics_check import damage
 
+GRID_FILE = "grid.json"  # in OUT: what compare was given, the dataset card, versions; marks a comparison
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
@@ -53,50 +51,7 @@ HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr
 PREDICTION_KEYS = ("y_true", "y_pred", "probs", "loss")
 
 
-# ---- writing, atomically --------------------------------------------------------------------------------------
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file.
-
-    The file gets the mode a plain open() would give (0666 less the umask): mkstemp's 0600 would hide
-    reports, figures and checkpoints from everyone else on a shared server or behind a web server.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def write_json(path: Path, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it (Linux /proc); else set and restored at once."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
+# ---- writing ----------------------------------------------------------------------------------------------
 
 def add_metrics(run_dir: Path, extra: dict) -> None:
     """Numbers measured on a finished run afterwards (real photos) merged into its metrics.json, atomically."""
@@ -122,22 +77,7 @@ def write_predictions(run_dir: Path, y_true: np.ndarray, probs: np.ndarray, loss
     atomic_write_bytes(Path(run_dir) / PREDICTIONS_FILE, buf.getvalue())
 
 
-def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 # ---- reading ----------------------------------------------------------------------------------------------
-
-def read_json(path: Path) -> dict | None:
-    """A JSON object from `path`, or None when it is missing, unreadable or not an object."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
 
 def read_status(run_dir: Path) -> dict | None:
     """The run's metrics.json, or None when the run has not finished (no file, or not JSON).
@@ -172,19 +112,6 @@ def read_history(run_dir: Path) -> list[dict]:
     return [r for r in rows if r.get("epoch") is not None]  # a row without its epoch cannot be drawn
 
 
-def read_arrays(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """Arrays of an .npz file, read into memory (pickled objects refused).
-
-    Raises OSError (missing, unreadable), KeyError (a key absent) or ValueError (anything else wrong with
-    the file: truncated, not a zip, a damaged member, pickled objects).
-    """
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in (keys or z.files)}
-    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
-        raise ValueError(f"{path}: not a readable .npz ({type(e).__name__}: {e})") from None
-
-
 def state_files(run_dir: Path) -> list[Path]:
     """The saved training states of an unfinished run: state.pt, and state-STAGE.pt for a run in stages."""
     return sorted(Path(run_dir).glob("state*.pt"))
@@ -198,12 +125,7 @@ def _float(v: str | None) -> float | None:
     return None if math.isnan(x) else x
 
 
-# ---- naming and provenance --------------------------------------------------------------------------------
-
-def file_safe(name: str) -> str:
-    """A name made safe for a file or folder: runs of other characters become one '-'."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-")
-
+# ---- provenance -------------------------------------------------------------------------------------------
 
 def versions() -> dict:
     """What produced a result: bakeoff's, torch's, numpy's and scikit-learn's versions, Python, the machine."""

@@ -20,16 +20,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import runfolder
-from .data import Dataset, train_val_split
-from .data.pixels import normalize
-from .errors import BakeoffError, one_line
-from .engine import robustness as corruption
-from .engine.cam import explain
-from .engine.calibration import calibrate
-from .engine.device import resolve_device, resolve_precision
-from .engine.loop import Split, evaluate, uses_tta
-from .models.checkpoint import add_to_checkpoint, load_checkpoint, model_from_checkpoint
+from .. import files
+from ..store import runfolder
+from ..data import Dataset, train_val_split
+from ..data.pixels import normalize
+from ..errors import BakeoffError, one_line
+from . import robustness as corruption
+from .cam import explain
+from .calibration import calibrate
+from ..engine.device import resolve_device, resolve_precision
+from ..engine.loop import Split, evaluate, uses_tta
+from ..models.checkpoint import add_to_checkpoint, load_checkpoint, model_from_checkpoint
 
 CAM_IMAGES = 12  # test images explained per comparison: one row of the report's grid per model
 
@@ -93,7 +94,7 @@ def calibrate_run(run: _Loaded) -> dict:
     test_logits = run.logits(run.split(ds.x_test, ds.y_test))
     metrics, bins = calibrate(val_logits, ds.y_train[val_idx], test_logits, ds.y_test)
     metrics["calibration_seconds"] = time.perf_counter() - start
-    runfolder.write_json(run.dir / runfolder.CALIBRATION_FILE, {**metrics, "fitted_on": "validation",
+    files.write_json(run.dir / runfolder.CALIBRATION_FILE, {**metrics, "fitted_on": "validation",
                                                                 "n_val": len(val_idx), **bins})
     add_to_checkpoint(run.dir, temperature=metrics["temperature"])
     return metrics
@@ -103,7 +104,7 @@ def robustness_of_run(run: _Loaded) -> dict:
     """Accuracy under every corruption and severity, on the same test images for every model of a seed."""
     result = corruption.measure(run.model, run.ds.x_test, run.ds.y_test, run.mean, run.std,
                                 run.config.get("seed", 0), run.device, run.precision)
-    runfolder.write_json(run.dir / runfolder.ROBUSTNESS_FILE, {**result, "severities": corruption.SEVERITIES})
+    files.write_json(run.dir / runfolder.ROBUSTNESS_FILE, {**result, "severities": corruption.SEVERITIES})
     return {"corrupted_acc": result["mean_corrupted_acc"], "corruption_drop": result["relative_drop"],
             "robustness_seconds": result["seconds"], "robustness_images": result["n_images"]}
 
@@ -125,8 +126,8 @@ def write_cams(out: Path, ds: Dataset, say: Callable[[str], None] = print) -> Pa
 
     The runs are those the report shows per model: each model's best configuration, its best-validation seed.
     """
-    from .report.collect import collect  # the report's own choice of runs, so the two always agree
-    from .report.rows import best_row_per_model
+    from ..store.comparison import collect  # the report's own choice of runs, so the two always agree
+    from ..report.rows import best_row_per_model
 
     cmp = collect(out)
     runs = [cmp.representative(r) for r in best_row_per_model(cmp)]
@@ -147,7 +148,7 @@ def cams_are_current(out: Path, runs: list) -> bool:
     checkpoint and predictions (a retrained or recalibrated run is drawn again)."""
     path = out / runfolder.CAM_FILE
     try:
-        saved = [str(r) for r in runfolder.read_arrays(path, ("run_ids",))["run_ids"]]
+        saved = [str(r) for r in files.read_arrays(path, ("run_ids",))["run_ids"]]
         written = path.stat().st_mtime_ns
         newest = max((r.dir / name).stat().st_mtime_ns for r in runs
                      for name in (runfolder.CHECKPOINT_FILE, runfolder.PREDICTIONS_FILE))
@@ -169,7 +170,7 @@ def _write_cams(out: Path, ds: Dataset, runs: list, say: Callable[[str], None]) 
         methods.append(method)
         seconds.append(time.perf_counter() - start)
     path = out / runfolder.CAM_FILE
-    runfolder.write_arrays(path, {"indices": idx, "run_ids": np.array([r.run_id for r in runs]),
+    files.write_arrays(path, {"indices": idx, "run_ids": np.array([r.run_id for r in runs]),
                                   "methods": np.array(methods), "maps": np.stack(maps),
                                   "y_pred": np.stack([p["y_pred"][idx] for p in predictions]),
                                   "y_true": predictions[0]["y_true"][idx], "seconds": np.array(seconds)})

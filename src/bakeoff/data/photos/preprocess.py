@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..data.images import RESAMPLE, center_crop, to_mode
-from ..data.registry import DATASETS
+from ..images import RESAMPLE, center_crop, to_mode
+from ..registry import DATASETS
 from .decode import MAX_PIXELS, PhotoError, open_photo  # noqa: F401  (decoding lives there; callers import here)
 from .segment import object_mask
 

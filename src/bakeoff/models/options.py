@@ -1,0 +1,68 @@
+"""Options checked against the zoo: whether a run's model exists and takes what it is given, and how a grid
+point's options apply to each model of a line-up. config/ holds types and ranges only; what depends on the
+models themselves (their traits, which have ImageNet weights) is said here, next to them.
+"""
+from __future__ import annotations
+
+from ..config import GridConfig, RunConfig
+from ..config.axes import AUTOENCODER_OPTIONS, TRAIT_OPTIONS, TRANSFER_OPTIONS
+from ..errors import ConfigError, unknown_choice
+from .pretrained import IMAGENET_WEIGHTS
+from .registry import has_trait, is_model, list_models, models_with
+
+PRETRAINED_FOLDER_IMG_SIZE = 160  # folder photos for ImageNet backbones, unless --img-size says otherwise:
+# efficientnet-lite0 on clothing-photos, head only, 15 epochs: validation accuracy 72.0% at 64 px (the folder
+# default cap), 84.0% at 128, 86.3% at 160, whose features cost 1.6x 128's (docs/transfer-learning.md)
+
+
+def grid_runs(grid: GridConfig) -> list[RunConfig]:
+    """Every run of the grid, each with the options its model takes, checked against the zoo."""
+    return grid.runs(lambda model, options: options_for(grid, model, options), check_run)
+
+
+def check_run(cfg: RunConfig) -> None:
+    """The model exists and takes the options it is given (one line naming what is valid otherwise)."""
+    if not is_model(cfg.model):
+        raise unknown_choice("model", cfg.model, list_models())
+    if cfg.progressive_resize is not None and not has_trait(cfg.model, "any_size"):
+        raise ConfigError(f"--progressive-resize needs a model that pools globally, so it takes any image size "
+                          f"({', '.join(models_with('any_size'))}); {cfg.model} does not")
+    if cfg.whiten_stem and not has_trait(cfg.model, "stem"):
+        raise ConfigError(f"--whiten-stem works on {', '.join(models_with('stem'))}, not {cfg.model}")
+    if cfg.pretrained == "imagenet" and cfg.model not in IMAGENET_WEIGHTS:
+        raise ConfigError(f"no ImageNet weights for '{cfg.model}'; they exist for: {', '.join(IMAGENET_WEIGHTS)} "
+                          f"(or give --pretrained a bakeoff best.pt)")
+
+
+def options_for(grid: GridConfig, model: str, options: dict) -> dict:
+    """The options of one grid point as they apply to `model`.
+
+    `--pretrained imagenet` over a line-up that mixes models with and without ImageNet weights starts
+    the ones that have them from those weights (with --freeze/--finetune-blocks); the others train from
+    scratch, whole. A line-up in which no model has them is refused, by check_run, in one line. Photo
+    folders are then loaded at PRETRAINED_FOLDER_IMG_SIZE unless --img-size is given, for every run, so
+    that all see the same images.
+    """
+    from . import has_trait
+    from .pretrained import IMAGENET_WEIGHTS  # a table of published files; nothing is read
+
+    options = dict(options)
+    if model != "autoencoder":
+        for key in AUTOENCODER_OPTIONS:
+            options.pop(key, None)
+    for key, trait in TRAIT_OPTIONS.items():  # a line-up in which no model takes one is refused by check_run
+        if not has_trait(model, trait) and any(has_trait(m, trait) for m in grid.models):
+            options.pop(key, None)
+    if "pretrained" in grid.axes and options.get("pretrained", "none") == "none":
+        for key in TRANSFER_OPTIONS:  # how to adapt pretrained weights means nothing for the scratch points
+            options.pop(key, None)
+    imagenet = "imagenet" in [grid.base.get("pretrained"), *grid.axes.get("pretrained", [])]
+    if not imagenet or not any(m in IMAGENET_WEIGHTS for m in grid.models):
+        return options
+    if str(options.get("dataset", "")).startswith("folder:") and options.get("img_size") is None \
+            and "img_size" not in grid.axes:
+        options["img_size"] = PRETRAINED_FOLDER_IMG_SIZE
+    if model not in IMAGENET_WEIGHTS and options.get("pretrained") == "imagenet":
+        for key in TRANSFER_OPTIONS:
+            options.pop(key, None)
+    return options
