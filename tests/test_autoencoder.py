@@ -14,7 +14,8 @@ from bakeoff.cli import main
 from bakeoff.config import RunConfig
 from bakeoff import files
 from bakeoff.store import runfolder
-from bakeoff.engine.loop import Split, fit
+from bakeoff.engine.epoch import Split
+from bakeoff.engine.loop import fit
 from bakeoff.engine.objectives import Noise, Reconstruction, Reconstructor
 from bakeoff.engine.stages import fit_frozen
 from bakeoff.models import create_model

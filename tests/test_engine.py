@@ -8,7 +8,7 @@ from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset, train_val_split
 from bakeoff.engine.augment import Augment, random_crop, random_flip
 from bakeoff.models.checkpoint import load_checkpoint, model_from_checkpoint
-from bakeoff.engine.loop import Split, evaluate
+from bakeoff.engine.epoch import Split, evaluate
 from bakeoff.engine.optim import build_optimizer, build_schedule
 from bakeoff.store.runfolder import read_status
 from bakeoff.runs.runner import PreparedData, execute_run

@@ -69,7 +69,7 @@ def test_a_run_that_falls_behind_its_budget_stops_on_time():
 
 def test_a_budget_is_planned_in_steps_with_a_partial_last_epoch(monkeypatch):
     from bakeoff.config import RunConfig
-    from bakeoff.engine.loop import Split
+    from bakeoff.engine.epoch import Split
     from bakeoff.engine.objectives import Classification
 
     monkeypatch.setattr(budget.time, "perf_counter", lambda: 0.0)  # the probe itself costs nothing here

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from bakeoff.config import ConfigError, RunConfig
+from bakeoff.config import RunConfig
+from bakeoff.errors import ConfigError
 from bakeoff.data import load_dataset
 from bakeoff.engine import loop
 from bakeoff.engine.resize import epoch_sizes, resize_batch

@@ -6,7 +6,7 @@ from bakeoff.cli import build_parser
 from bakeoff.commands import grid_from_args
 from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset
-from bakeoff.engine.loop import Split, evaluate, uses_tta
+from bakeoff.engine.epoch import Split, evaluate, uses_tta
 from bakeoff.models import create_model
 from bakeoff.runs.runner import PreparedData, execute_run
 from bakeoff.models.options import grid_runs

@@ -19,7 +19,7 @@ from bakeoff.cli import main
 from bakeoff import config as config_module
 from bakeoff.config import RunConfig
 from bakeoff.engine import stages
-from bakeoff.engine.loop import Split
+from bakeoff.engine.epoch import Split
 from bakeoff.errors import BakeoffError, ConfigError
 from bakeoff.models import create_model, list_models, pretrained
 from data_fixtures import write_image_folder

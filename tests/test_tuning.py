@@ -7,7 +7,8 @@ from bakeoff.runs import tuning
 from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset
 from bakeoff.data.dataset import Dataset
-from bakeoff.engine.loop import Diverged, FitResult
+from bakeoff.engine.epoch import Diverged
+from bakeoff.engine.loop import FitResult
 from bakeoff.errors import ConfigError
 from bakeoff.runs.runner import PreparedData, execute_run, train_for_validation
 from bakeoff.runs.tuning import LR_RANGES, WD_RANGE_L2, search_space, tune

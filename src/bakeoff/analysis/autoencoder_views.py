@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..engine.device import autocast
 from ..engine.features import eval_batch_size, extract_features
-from ..engine.loop import Split
+from ..engine.epoch import Split
 from ..engine.objectives import Noise
 
 SHOW_SIGMA = 0.3  # noise for the denoising figure when training used none (0..1 pixel scale)

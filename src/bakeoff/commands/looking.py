@@ -70,7 +70,7 @@ def evaluate_checkpoint(checkpoint: str, dataset: str | None = None, data_dir: s
     from ..data import load_dataset
     from ..data.pixels import normalize
     from ..engine.device import resolve_device, resolve_precision
-    from ..engine.loop import Split, evaluate, uses_tta
+    from ..engine.epoch import Split, evaluate, uses_tta
     from ..models.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint)

@@ -3,8 +3,7 @@ importing it loads no model, no dataset and no torch (the zoo's own checks are m
 from .axes import AUTOENCODER_OPTIONS, AXIS_TAGS, GRID_AXES, NOT_OPTIONS, OPTION_AXES, TRAIT_OPTIONS, TRANSFER_OPTIONS
 from .grid import MAX_RUNS, RUN_FIELD_NAMES, GridConfig
 from .gridfile import load_grid_file, parse_list
-from .run import DEVICES, MAX_BATCH, MAX_EPOCHS, MAX_SEED, OPTIMIZERS, PRECISIONS, SCHEDULES, RunConfig, field_kind, \
-    pretrained_label
+from .run import DEVICES, MAX_BATCH, MAX_EPOCHS, MAX_SEED, OPTIMIZERS, PRECISIONS, SCHEDULES, RunConfig, field_kind, pretrained_label
 
 __all__ = ["AUTOENCODER_OPTIONS", "AXIS_TAGS", "DEVICES", "GRID_AXES", "GridConfig", "MAX_BATCH", "MAX_EPOCHS",
            "MAX_RUNS", "MAX_SEED", "NOT_OPTIONS", "OPTIMIZERS", "OPTION_AXES", "PRECISIONS", "RUN_FIELD_NAMES",

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from .epoch import Split, evaluate, run_epoch
+from .optim import build_optimizer
+
 PROBE_STEPS = 3  # timed training steps, after one untimed warm-up step (first-call kernel setup)
 PROBE_EVAL_IMAGES = 1024  # validation images timed to estimate a validation pass
 
@@ -43,9 +46,6 @@ def plan_epochs(model: nn.Module, train, val, cfg, device, precision, objective,
 
 
 def _measure(model, train, val, cfg, device, precision, objective, seconds: float, start: float) -> BudgetPlan:
-    from .loop import Split, evaluate, run_epoch  # late: loop imports this module
-    from .optim import build_optimizer
-
     probe = copy.deepcopy(model)
     optimizer = build_optimizer([p for p in probe.parameters() if p.requires_grad], cfg)
     bs = cfg.batch_size

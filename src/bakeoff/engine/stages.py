@@ -29,7 +29,8 @@ import torch.nn as nn
 
 from .budget import stage_budget
 from .features import CACHE_LIMIT_BYTES, HeadOnly, PartlyFrozen, cache_bytes, extract_features, frozen
-from .loop import FitResult, Split, fit
+from .loop import FitResult, fit
+from .epoch import Split
 from .objectives import Noise, Reconstruction, Reconstructor
 
 

@@ -5,7 +5,7 @@ from ..store.leaderboard import fmt, pct
 from . import figures
 from .blocks import Figure, Section, Table, Text, cell
 from ..store.comparison import Comparison
-from .rows import row_label
+from ..store.rows import row_label
 from .stats import pareto_front
 
 

@@ -10,7 +10,7 @@ from ..store.leaderboard import pct
 from . import figures
 from .blocks import Details, Figure, Row, Section, Table, Text, cell
 from ..store.comparison import Comparison, Run
-from .rows import row_label
+from ..store.rows import row_label
 
 MAX_SAMPLE_CLASSES = 20  # dataset card: sample strips for at most this many classes
 SAMPLES_PER_CLASS = 8

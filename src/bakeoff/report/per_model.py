@@ -12,7 +12,7 @@ from .autoencoder import autoencoder_blocks
 from .blocks import Details, Figure, Row, Section, Table, Text, cell, slug
 from ..store.comparison import Comparison, Run
 from .figures import RIGHT, WRONG
-from .rows import best_row_per_model, row_label
+from ..store.rows import best_row_per_model, row_label
 from .summary import summarize
 
 SAMPLE_IMAGES = 30  # predicted-samples grid: about this many test images, every class present

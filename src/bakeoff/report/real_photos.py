@@ -15,7 +15,7 @@ from . import figures
 from .blocks import Figure, Section, Table, Text, cell, slug
 from ..store.comparison import UNREADABLE_NPZ, Comparison
 from .figures import RIGHT, WRONG
-from .rows import best_row_per_model, row_label
+from ..store.rows import best_row_per_model, row_label
 
 
 def real_photos(cmp: Comparison) -> Section | None:

@@ -5,7 +5,7 @@ from ..store.leaderboard import pct
 from .blocks import Section, Table, Text, cell
 from ..store.comparison import Comparison
 from .holm import holm_adjust
-from .rows import row_label
+from ..store.rows import row_label
 from .stats import ALPHA, PairedTest, paired_test
 
 

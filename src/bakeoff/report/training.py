@@ -6,7 +6,7 @@ import numpy as np
 from . import figures
 from .blocks import Figure, Section, Text
 from ..store.comparison import Comparison
-from .rows import best_row_per_model, row_label
+from ..store.rows import best_row_per_model, row_label
 
 MAX_CONFIGURATIONS = 10  # lines on one learning-curve chart; more and only each model's best is drawn
 

@@ -15,7 +15,7 @@ from . import why_figures
 from .blocks import Figure, Section, Table, Text, cell
 from ..store.comparison import UNREADABLE_NPZ, Comparison, Run
 from .overview import seconds
-from .rows import best_row_per_model, row_label
+from ..store.rows import best_row_per_model, row_label
 
 NOT_MEASURED = ("made before bakeoff measured it, or the analysis was stopped; the same bakeoff compare command "
                 "adds it without retraining")

@@ -17,7 +17,8 @@ from ..data.domain import photo_domain
 from ..data.pixels import normalize
 from ..engine.device import resolve_device, resolve_precision
 from ..engine.interrupt import Interrupted
-from ..engine.loop import Diverged, FitResult, Split, evaluate, uses_tta
+from ..engine.epoch import Diverged, Split, evaluate, uses_tta
+from ..engine.loop import FitResult
 from ..engine.memory import PeakMemory
 from ..engine.metrics import count_params, forward_mflops, train_mflops
 from ..engine.stages import is_autoencoder, train_model, trains_whole_model

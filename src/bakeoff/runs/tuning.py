@@ -32,7 +32,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 from ..config import RunConfig
-from ..engine.loop import Diverged
+from ..engine.epoch import Diverged
 from ..errors import ConfigError
 from ..files import atomic_write_text, file_safe
 from .runner import PreparedData, train_for_validation

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..config import RunConfig
-from ..store.leaderboard import OPTION_COLUMNS, fmt
-from ..store.comparison import Comparison
+from .leaderboard import OPTION_COLUMNS, fmt
+from .comparison import Comparison
 
 
 def row_label(cmp: Comparison, row: dict) -> str:
