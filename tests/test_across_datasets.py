@@ -11,7 +11,7 @@ from scipy import stats
 
 from bakeoff.errors import BakeoffError
 from bakeoff.store.leaderboard import write_leaderboard
-from bakeoff.report.across_datasets import build_cross_dataset_report
+from bakeoff.report import build_cross_dataset_report
 from bakeoff.report.friedman import critical_difference, rank_models
 
 # Test accuracy per dataset (rows) and model (columns): ranks [1,2,3], [1,3,2], [1,2,3], [2,1,3]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.cli import build_parser, main
-from bakeoff.commands import default_out, grid_from_args, one_run_from_args
+from bakeoff.commands.configs import default_out, grid_from_args, one_run_from_args
 from bakeoff.config import RunConfig
 from bakeoff.data import DATASET_NAMES, DATASETS
 from bakeoff.store.runfolder import read_config, read_status

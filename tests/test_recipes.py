@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from bakeoff.cli import build_parser
-from bakeoff.commands import grid_from_args
+from bakeoff.commands.configs import grid_from_args
 from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset
 from bakeoff.engine.epoch import Split, evaluate, uses_tta

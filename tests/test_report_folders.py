@@ -15,7 +15,7 @@ from bakeoff import files
 from bakeoff.store import runfolder
 from bakeoff.config import GridConfig
 from bakeoff.report import build_report, figures
-from bakeoff.store import comparison as collect
+from bakeoff.store.comparison import collect
 from bakeoff.report.autoencoder import autoencoder_blocks
 from bakeoff.report.blocks import Figure, Text
 from bakeoff.models.options import grid_runs

@@ -110,7 +110,7 @@ def test_an_interrupted_compare_keeps_the_earlier_grid_json(tmp_path, monkeypatc
     monkeypatch.setattr(executors, "execute_run", interrupted)
     assert main(["compare", "--models", "cnn4", "--epochs", "1", "--out", str(out), "--quiet"]) == 130
     assert (out / "grid.json").read_text() == grid_json
-    from bakeoff.store import comparison as collect
+    from bakeoff.store.comparison import collect
 
     assert [(r.run_id, r.finished) for r in collect(out).runs] == [(RUN_ID, True)]  # what `report` shows
     assert main(["report", str(out)]) == 0

@@ -8,10 +8,13 @@ bad value raises the BakeoffError whose message the command line prints.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import load_grid_file
 from .errors import ConfigError
-from .results import ComparisonResult
+
+if TYPE_CHECKING:
+    from .results import ComparisonResult
 
 DEFAULT_DATA_OUT = Path("runs") / "data"  # compare(data=...) without out=
 
@@ -48,8 +51,9 @@ def compare(dataset: str | list[str] | None = None, models: str | list[str] | No
     Raises a BakeoffError subclass, with the command line's one-line message, for any bad argument;
     an interrupt (Jupyter's stop button) ends after the current step, keeping finished runs.
     """
-    # Late, as torch loads with them: `import bakeoff` stays light.
+    # Late here and in load(): torch loads with these, and `import bakeoff` stays light.
     from .data.memory import save_in_memory_dataset
+    from .results import ComparisonResult
     from .runs.comparison import run_comparison, stop_after_step
 
     given = {"dataset": dataset, "models": models, "optimizers": optimizers, "lrs": lrs, "seeds": seeds,
@@ -72,6 +76,8 @@ def compare(dataset: str | list[str] | None = None, models: str | list[str] | No
 
 def load(path: str | Path) -> ComparisonResult:
     """Reopen a finished comparison folder (what `compare` wrote to `out`); nothing is trained."""
+    from .results import ComparisonResult  # late: see compare()
+
     return ComparisonResult(path)
 
 

@@ -1,13 +1,17 @@
 """The `bakeoff` command line: the flags of every subcommand, and the entry point.
 
-What each subcommand does with its flags is in the commands package (COMMANDS); this module only parses.
+What each subcommand does with its flags is in the commands package (run_command); this module only parses.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
+from . import __version__
+from .commands import run_command
+from .engine.process import configure_process
 from .errors import BakeoffError
+from .store.record import set_command
 
 DATA_DIR_HELP = "folder holding the dataset files (DIR/<name>/ or DIR/ itself); default: $BAKEOFF_DATA, then ~/.cache/bakeoff"
 
@@ -240,9 +244,6 @@ def _add_serving_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .engine.process import configure_process
-    from .store.record import set_command
-
     parser = build_parser()
     set_command(sys.argv[1:] if argv is None else list(argv))  # for grid.json's record of what ran
     args = parser.parse_args(argv)
@@ -251,10 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     # before torch loads (parsing does not load it): the process-wide settings, here and nowhere on import;
     # a server's OpenMP threads share the cores with its HTTP threads
     configure_process(shares_cores=args.command == "serve")
-    from .commands import COMMANDS  # after parsing: --help and usage errors stay fast
-
     try:
-        return COMMANDS[args.command](args)
+        return run_command(args.command, args)
     except BakeoffError as e:
         print(f"bakeoff: error: {e}", file=sys.stderr)
         return 2
@@ -269,8 +268,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _version() -> str:
-    from . import __version__
-
     return f"bakeoff {__version__}"
 
 

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BakeoffError, unknown_choice
+from .serve.python_model import TrainedModel
+from .store.comparison import collect
 from .store.runfolder import GRID_FILE
+from .report import build_cross_dataset_report, build_report
 
 REPORT_HEIGHT_PX = 720  # the inline report's frame; the report scrolls inside it
 
@@ -109,8 +112,6 @@ class ComparisonResult:
 
     def model(self, run: str | None = None, calibrated: bool = False, crop: bool = True):
         """A run's model by its id (default: the best), optionally with calibrated probabilities."""
-        from .serve.python_model import TrainedModel
-
         if run is None:
             cmp = self._collected()
             chosen = next((cmp.representative(row) for row in cmp.finished_rows), None)
@@ -127,18 +128,12 @@ class ComparisonResult:
         path = self.path / "report.html"
         if rebuild or not path.is_file():
             if self.parts:
-                from .report import build_cross_dataset_report
-
                 path = build_cross_dataset_report(self.path, list(self.path / name for name in self.parts))
             else:
-                from .report import build_report
-
                 path = build_report(self.path)
         return Report(path)
 
     def _collected(self):
-        from .store.comparison import collect
-
         return collect(self.path)
 
     def __repr__(self) -> str:

@@ -31,6 +31,8 @@ from .calibration import calibrate
 from ..engine.device import resolve_device, resolve_precision
 from ..engine.epoch import Split, evaluate, uses_tta
 from ..models.checkpoint import add_to_checkpoint, load_checkpoint, model_from_checkpoint
+from ..store.comparison import collect
+from ..store.rows import best_row_per_model
 
 CAM_IMAGES = 12  # test images explained per comparison: one row of the report's grid per model
 
@@ -126,9 +128,6 @@ def write_cams(out: Path, ds: Dataset, say: Callable[[str], None] = print) -> Pa
 
     The runs are those the report shows per model: each model's best configuration, its best-validation seed.
     """
-    from ..store.comparison import collect  # the report's own choice of runs, so the two always agree
-    from ..store.rows import best_row_per_model
-
     cmp = collect(out)
     runs = [cmp.representative(r) for r in best_row_per_model(cmp)]
     runs = [r for r in runs if (r.dir / runfolder.CHECKPOINT_FILE).is_file()]

@@ -1,17 +1,24 @@
 """What each subcommand does, given parsed flags: flags become configs, the library runs, results are printed.
 
-cli.py only parses; COMMANDS maps each subcommand to its function, which returns the exit status:
-configs.py (flags -> configs), training.py (compare, train, report), looking.py (evaluate, models, datasets),
-serving.py (predict, serve, export). The heavy libraries (torch, the report, the web server) load inside
-the functions that use them.
+cli.py only parses; `run_command` calls the subcommand's function, which returns the exit status:
+configs.py (flags -> configs), training.py (compare, train, report, merge), looking.py (evaluate, models,
+datasets), serving.py (predict, serve, export). Only the module of the command given is imported, after
+cli.main has set the process up: torch, the report's drawing libraries and the web server load for the
+commands that use them, and `--help` loads none.
 """
-from .configs import default_out, grid_from_args, one_run_from_args
-from .looking import cmd_datasets, cmd_evaluate, cmd_models
-from .serving import cmd_export, cmd_predict, cmd_serve
-from .training import cmd_compare, cmd_merge, cmd_report, cmd_train
+from __future__ import annotations
 
-COMMANDS = {"compare": cmd_compare, "train": cmd_train, "evaluate": cmd_evaluate, "models": cmd_models,
-            "datasets": cmd_datasets, "report": cmd_report, "predict": cmd_predict, "serve": cmd_serve,
-            "export": cmd_export, "merge": cmd_merge}
+import importlib
 
-__all__ = ["COMMANDS", "default_out", "grid_from_args", "one_run_from_args"]
+# subcommand -> (module of this package, function)
+COMMANDS = {"compare": ("training", "cmd_compare"), "train": ("training", "cmd_train"),
+            "report": ("training", "cmd_report"), "merge": ("training", "cmd_merge"),
+            "evaluate": ("looking", "cmd_evaluate"), "models": ("looking", "cmd_models"),
+            "datasets": ("looking", "cmd_datasets"), "predict": ("serving", "cmd_predict"),
+            "serve": ("serving", "cmd_serve"), "export": ("serving", "cmd_export")}
+
+
+def run_command(name: str, args) -> int:
+    """Run subcommand `name` with its parsed flags; its exit status."""
+    module, function = COMMANDS[name]
+    return getattr(importlib.import_module(f".{module}", __name__), function)(args)

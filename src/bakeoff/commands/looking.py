@@ -8,6 +8,20 @@ from pathlib import Path
 from ..config import RunConfig
 from ..errors import BakeoffError, ConfigError
 from .flag_checks import check_device
+from ..analysis.real_photos import score_comparison
+from ..data import describe_datasets, load_dataset
+from ..data.pixels import normalize
+from ..engine.device import resolve_device, resolve_precision
+from ..engine.epoch import Split, evaluate, uses_tta
+from ..models.checkpoint import load_checkpoint, model_from_checkpoint
+from ..data.registry import DATASETS, builtin_name
+from ..engine.metrics import count_params, forward_mflops
+from ..models import create_model, list_models, model_doc
+from ..store.leaderboard import write_leaderboard
+from ..report import build_report
+from ..store.comparison import collect
+from ..store.locks import run_lock
+from ..store.runfolder import read_status
 
 
 def cmd_evaluate(args) -> int:
@@ -27,15 +41,8 @@ def cmd_evaluate(args) -> int:
 
 def _evaluate_real_photos(path: Path, photos: str, class_map: str | None, as_json: bool) -> int:
     """Score finished runs on real photos, no retraining; a comparison's leaderboard and report are rewritten."""
-    from ..analysis.real_photos import score_comparison
-
     say = (lambda line: print(line, file=sys.stderr))
     if (path / "grid.json").is_file():
-        from ..store.leaderboard import write_leaderboard
-        from ..report import build_report
-        from ..store import comparison as collect
-        from ..store.locks import run_lock
-
         cmp = collect(path)
         if not score_comparison([r.dir for r in cmp.runs], photos, class_map, cmp.classes, say):
             raise BakeoffError(f"{path}: no finished run to score")
@@ -45,13 +52,10 @@ def _evaluate_real_photos(path: Path, photos: str, class_map: str | None, as_jso
         build_report(path)
         runs = [(r.run_id, r.metrics) for r in cmp.runs if r.finished]
     else:
-        from ..models.checkpoint import load_checkpoint
-
         if not path.exists():
             raise BakeoffError(f"{path}: no such run folder, checkpoint or comparison folder")
         run_dir = path if path.is_dir() else path.parent
         score_comparison([run_dir], photos, class_map, load_checkpoint(run_dir)["classes"], say)
-        from ..store.runfolder import read_status
 
         runs = [(run_dir.name, read_status(run_dir) or {})]
     for name, m in runs:
@@ -67,12 +71,6 @@ def _evaluate_real_photos(path: Path, photos: str, class_map: str | None, as_jso
 def evaluate_checkpoint(checkpoint: str, dataset: str | None = None, data_dir: str | None = None,
                         img_size: int | None = None, device: str = "auto") -> dict:
     """Test-split loss and accuracy of a checkpoint, fed exactly as it was trained (default: on its dataset)."""
-    from ..data import load_dataset
-    from ..data.pixels import normalize
-    from ..engine.device import resolve_device, resolve_precision
-    from ..engine.epoch import Split, evaluate, uses_tta
-    from ..models.checkpoint import load_checkpoint, model_from_checkpoint
-
     ckpt = load_checkpoint(checkpoint)
     pre = ckpt["preprocessing"]
     dataset = dataset or pre["dataset"]
@@ -115,17 +113,11 @@ def cmd_models(args) -> int:
 
 def model_table(dataset: str, data_dir: str | None) -> tuple[tuple[int, int, int], list[dict]]:
     """(in_chans, img_size, num_classes) of the dataset and each model's size at that shape."""
-    from ..data.registry import DATASETS, builtin_name
-    from ..engine.metrics import count_params, forward_mflops
-    from ..models import create_model, list_models, model_doc
-
     name = builtin_name(dataset)
     if name is not None:  # a built-in's shape is in the table: no data files needed
         info = DATASETS[name]
         shape = (info.in_chans, info.img_size, info.num_classes)
     else:
-        from ..data import load_dataset
-
         ds = load_dataset(dataset, data_dir=data_dir, quiet=True)
         shape = (ds.in_chans, ds.img_size, ds.num_classes)
     in_chans, img_size, num_classes = shape
@@ -139,8 +131,6 @@ def model_table(dataset: str, data_dir: str | None) -> tuple[tuple[int, int, int
 
 def cmd_datasets(args) -> int:
     """Print each built-in dataset, whether its files were found, and where (or how to get them)."""
-    from ..data import describe_datasets
-
     for d in describe_datasets(args.data_dir):
         mark = "found" if d["found"] else "missing"
         print(f"{d['name']:<14} {mark:<8} {d['where']}")

@@ -8,16 +8,22 @@ from pathlib import Path
 
 from ..errors import BakeoffError
 from .flag_checks import check_decode_memory_mb, check_port, check_threads, check_upload_mb
+from ..serve.outputs import check_folder, writing
+from ..serve.photos import expand_images, explain_thumbnail, unique_names, write_explanation
+from ..serve.predictor import Predictor, find_checkpoints
+from ..data.photos.preprocess import PhotoError
+from ..data.pixels import normalize_images
+from ..analysis.cam import explain
+from ..models.checkpoint import load_checkpoint, model_from_checkpoint
+from ..serve.app import check_port_free, run_server
+from ..serve.batching import check_batching
+from ..serve.export import export_checkpoint
 
 PREDICT_BATCH = 64  # photos decoded, predicted and written at a time: 200 phone photos once held 835 MB
 
 
 def cmd_predict(args) -> int:
     """Classify photos with one model: a table, or JSON lines; --explain draws what the model saw."""
-    from ..serve.outputs import check_folder, writing
-    from ..serve.photos import expand_images, unique_names, write_explanation
-    from ..serve.predictor import Predictor, find_checkpoints
-
     checkpoints = find_checkpoints(args.checkpoint)
     if len(checkpoints) > 1:
         raise BakeoffError(f"{args.checkpoint} holds {len(checkpoints)} runs; `bakeoff predict` takes one checkpoint "
@@ -63,9 +69,6 @@ def cmd_predict(args) -> int:
 def _decoded(predictor, model, paths: list[Path], names: list, alone: bool, thumbnails: bool) -> list[tuple]:
     """(path, photo or None, view, name) for each readable photo; one that is not is skipped and named, as folders
     do (unless it is the only one). With `thumbnails` the photo is kept only as large as --explain draws it."""
-    from ..serve.photos import explain_thumbnail
-    from ..data.photos.preprocess import PhotoError
-
     decoded = []
     for path, name in zip(paths, names):
         try:
@@ -84,10 +87,6 @@ def _where_it_looked(path: Path, model, views: list, results: list[list[dict]]) 
     if path.suffix == ".onnx":
         return [None] * len(views), "no map: an exported .onnx file has no gradients; explain its run's best.pt"
     import torch
-
-    from ..data.pixels import normalize_images
-    from ..analysis.cam import explain
-    from ..models.checkpoint import load_checkpoint, model_from_checkpoint
 
     net = model_from_checkpoint(load_checkpoint(path))
     pre = model.preprocessing
@@ -116,10 +115,6 @@ def cmd_serve(args) -> int:
     """Load every model named, then serve the web page and the HTTP API until Ctrl-C."""
     import torch
 
-    from ..serve.app import check_port_free, run_server
-    from ..serve.batching import check_batching
-    from ..serve.predictor import Predictor
-
     check_port(args.port)
     check_threads(args.threads)
     check_upload_mb(args.max_upload_mb)
@@ -140,8 +135,6 @@ def cmd_serve(args) -> int:
 
 def cmd_export(args) -> int:
     """Write an ONNX or TorchScript file checked against PyTorch, and print how closely it agrees."""
-    from ..serve.export import export_checkpoint
-
     r = export_checkpoint(args.checkpoint, args.format, out=args.out, data_dir=args.data_dir, force=args.force)
     checks = ", ".join(f"{d:.1e} on {name}" for name, d in r["max_abs_diff"].items())
     print(f"wrote {r['path']} ({r['format']}, {r['bytes'] / 1e6:.2f} MB); max |logit difference| vs PyTorch: "

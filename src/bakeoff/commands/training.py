@@ -7,14 +7,20 @@ from pathlib import Path
 from ..config import GridConfig, RunConfig
 from .configs import compare_options, one_run_from_args
 from ..models.options import grid_runs
+from ..runs.comparison import run_comparison
+from ..errors import ConfigError
+from ..runs.grid import run_grid
+from ..store.leaderboard import print_leaderboard, validation_resolution
+from ..runs.ddp import train_distributed
+from ..engine.interrupt import Interrupted, graceful_signals
+from ..report import build_report
+from ..runs.merge import merge_comparisons
 
 
 def cmd_compare(args) -> int:
     """Train the grid (finished runs are skipped), print the leaderboard; --open shows the report.
 
     The Python API's `run_comparison` does the work; this prints each dataset's leaderboard as it finishes."""
-    from ..runs.comparison import run_comparison
-
     done = []
     track, mlflow_uri = tracking_flags(args)
 
@@ -34,8 +40,6 @@ def cmd_compare(args) -> int:
 def tracking_flags(args) -> tuple[list[str], str | None]:
     """--mlflow [URI] and --tensorboard, and their older spellings --track mlflow,tensorboard and --mlflow-uri
     URI, as the trackers and the MLflow URI `run_comparison` takes (None: sqlite:///OUT/mlflow.db)."""
-    from ..errors import ConfigError
-
     track = [t.strip() for t in (args.track or "").split(",") if t.strip()]
     if args.mlflow is not None:
         track.append("mlflow")
@@ -63,8 +67,6 @@ def cmd_train(args) -> int:
 def _run_grid(grid: GridConfig, out: Path, quiet: bool, executor=None, real_photos: str | None = None,
               class_map: str | None = None, robustness: bool = True, wide: bool = False) -> None:
     """Run the grid and print its leaderboard."""
-    from ..runs.grid import run_grid
-
     rows = run_grid(grid, out, quiet=quiet, executor=executor, real_photos=real_photos, class_map=class_map,
                     robustness=robustness)
     _print_leaderboard(grid, rows, wide)
@@ -73,8 +75,6 @@ def _run_grid(grid: GridConfig, out: Path, quiet: bool, executor=None, real_phot
 def _print_leaderboard(grid: GridConfig, rows: list[dict], wide: bool = False) -> None:
     """The leaderboard table on stdout (kept under --quiet), and a warning when validation cannot rank."""
     from rich.console import Console
-
-    from ..store.leaderboard import print_leaderboard, validation_resolution
 
     dataset = grid.base.get("dataset", RunConfig.dataset)
     console = Console()
@@ -86,8 +86,6 @@ def _print_leaderboard(grid: GridConfig, rows: list[dict], wide: bool = False) -
 
 
 def _train_distributed(cfg: RunConfig, out: Path, quiet: bool) -> None:
-    from ..runs.ddp import train_distributed
-
     metrics = train_distributed(cfg, out, quiet=quiet)
     if metrics is not None:  # rank 0 reports; the other ranks stay quiet
         print(f"{metrics['run_id']} on {metrics['world_size']} processes: test accuracy "
@@ -96,8 +94,6 @@ def _train_distributed(cfg: RunConfig, out: Path, quiet: bool) -> None:
 
 def _until_signal(run) -> int:
     """Train; SIGINT/SIGTERM end it after the current step with exit status 130/143."""
-    from ..engine.interrupt import Interrupted, graceful_signals
-
     try:
         with graceful_signals():
             run()
@@ -109,8 +105,6 @@ def _until_signal(run) -> int:
 
 def cmd_report(args) -> int:
     """Rebuild report.html and report.md from the run folders alone; nothing is trained."""
-    from ..report import build_report
-
     path = build_report(Path(args.out))
     if args.open:
         open_in_browser(path)
@@ -120,8 +114,6 @@ def cmd_report(args) -> int:
 
 def cmd_merge(args) -> int:
     """Merge comparison folders of the same data and split into a new one, with its leaderboard and report."""
-    from ..runs.merge import merge_comparisons
-
     path = merge_comparisons([Path(s) for s in args.sources], Path(args.out))
     if args.open:
         open_in_browser(path)

@@ -5,6 +5,8 @@ import numpy as np
 import torch
 
 from .dataset import Dataset
+from .locate import cache_dir
+from ..files import read_arrays, write_arrays
 
 TEST_FRACTION = 0.2  # the set has no official split; 20% = 360 test images, ~36 per class
 SPLIT_SEED = 0  # fixed, apart from any run seed: every run is tested on the same 360 images
@@ -37,8 +39,6 @@ def _from_scikit_learn() -> dict[str, np.ndarray]:
     arrays = {"x": x, "y": y, "train_idx": np.sort(train_idx).astype(np.int64),
               "test_idx": np.sort(test_idx).astype(np.int64)}
     try:
-        from ..files import write_arrays
-
         write_arrays(_cache_file(), arrays)
     except OSError:  # a read-only cache: load from scikit-learn every time
         pass
@@ -49,15 +49,11 @@ def _cache_file():
     """One file per scikit-learn version and split: another version's split is never reused."""
     from importlib.metadata import version
 
-    from .locate import cache_dir
-
     return cache_dir("digits") / f"digits-sklearn{version('scikit-learn')}-test{TEST_FRACTION}-seed{SPLIT_SEED}.npz"
 
 
 def _cached() -> dict[str, np.ndarray] | None:
     """The cached arrays, or None when missing or not what `_from_scikit_learn` writes (then it is rewritten)."""
-    from ..files import read_arrays
-
     try:
         a = read_arrays(_cache_file(), ("x", "y", "train_idx", "test_idx"))
     except (OSError, KeyError, ValueError):

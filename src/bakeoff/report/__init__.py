@@ -1,6 +1,6 @@
 """The comparison report: OUT/report.html (one offline file) and OUT/report.md with OUT/figures/, from run folders alone.
 
-collect.py reads the folder; overview, ranking, significance, training, cost and per_model (with
+store/comparison.py reads the folder; overview, ranking, significance, training, cost and per_model (with
 autoencoder) decide what each section says, drawing with figures.py and counting with stats.py and
 summary.py; document.py puts the sections in order; html.py and markdown.py write it.
 across_datasets.py is the report over several comparison folders (one per dataset): average ranks, the
@@ -10,20 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import fingerprint
-from ..store.comparison import Comparison, collect, reload_dataset
 from ..files import disk_errors
-
-# The drawing modules (matplotlib, SciPy, scikit-learn: 2-4 s to import) load only when a report is drawn, so
-# a rerun with nothing to train, whose report is current, returns in seconds.
-
-
-def __getattr__(name: str):
-    if name == "build_cross_dataset_report":
-        from .across_datasets import build_cross_dataset_report
-
-        return build_cross_dataset_report
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from ..store.comparison import Comparison, collect, reload_dataset
+from . import fingerprint
+from .html import write_html
+from .markdown import write_markdown
 
 
 def build_report(out: str | Path, dataset=None, only_if_changed: bool = False) -> Path:
@@ -42,20 +33,26 @@ def build_report(out: str | Path, dataset=None, only_if_changed: bool = False) -
     except OSError:
         pass  # OUT is no folder, or read-only: collect, or writing the report below, says so in one line
     before = fingerprint.fingerprint(out, images=False)  # what this report is drawn from: taken before reading
+
+    # Late: the drawing modules (matplotlib, SciPy, scikit-learn: 2-4 s to import) load only when a report is
+    # drawn, so a rerun with nothing to train, whose report is current, returns in seconds.
     from .document import build_document
-    from .figures import plain_text
-    from .html import write_html
-    from .markdown import write_markdown
 
     cmp = collect(out)
     ds, note = reload_dataset(cmp, dataset)
-    with plain_text():  # figures are drawn while the document is built
-        doc = build_document(cmp, ds, note)
+    doc = build_document(cmp, ds, note)
     with disk_errors(out):  # a read-only OUT: one line, not a traceback
         write_markdown(doc, out / "report.md", out / "figures")
         path = write_html(doc, out / "report.html")
         fingerprint.save(out, {**before, "images": not note})
     return path
+
+
+def build_cross_dataset_report(out: Path, comparison_dirs: list[Path]) -> Path:
+    """OUT/report.html and report.md ranking the models over several comparison folders (across_datasets.py)."""
+    from .across_datasets import write_cross_dataset_report  # late, as build_report's drawing modules
+
+    return write_cross_dataset_report(out, comparison_dirs)
 
 
 __all__ = ["Comparison", "build_cross_dataset_report", "build_report", "collect"]

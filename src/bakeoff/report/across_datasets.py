@@ -53,7 +53,7 @@ class DatasetBoard:
         return out
 
 
-def build_cross_dataset_report(out: Path, comparison_dirs: list[Path]) -> Path:
+def write_cross_dataset_report(out: Path, comparison_dirs: list[Path]) -> Path:
     """Write OUT/report.html, OUT/report.md and OUT/figures/ ranking the models over the comparison folders.
 
     Each folder is one dataset's `bakeoff compare --out` folder (leaderboard.csv and grid.json); return the HTML path.

@@ -5,11 +5,17 @@ import time
 
 from . import cost, overview, per_model, ranking, real_photos, significance, training, why
 from .blocks import Document
+from .figures import plain_text
 from ..store.comparison import Comparison
 
 
 def build_document(cmp: Comparison, ds, ds_note: str) -> Document:
     """Sections 1-8 of the report; the sweep heatmap only when optimizers or learning rates were swept."""
+    with plain_text():  # figures are drawn while the document is built
+        return _document(cmp, ds, ds_note)
+
+
+def _document(cmp: Comparison, ds, ds_note: str) -> Document:
     parts = overview.summary(cmp, ds, ds_note)
     parts.append(ranking.leaderboard(cmp))
     parts.append(significance.significance(cmp))

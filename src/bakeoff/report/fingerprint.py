@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import files
+from .. import __version__, files
 from ..store import runfolder
 
 FINGERPRINT_FILE = ".report-fingerprint.json"
@@ -29,8 +29,6 @@ def _stat(path: Path) -> list[int] | None:
 
 def _code() -> dict:
     """The bakeoff version and the report modules' sizes and times: a new version redraws the report."""
-    from .. import __version__
-
     here = Path(__file__).resolve().parent
     return {"version": __version__, "modules": {p.name: _stat(p) for p in sorted(here.glob("*.py"))}}
 

@@ -11,6 +11,7 @@ from . import figures
 from .blocks import Details, Figure, Row, Section, Table, Text, cell
 from ..store.comparison import Comparison, Run
 from ..store.rows import row_label
+from ..data import train_val_split
 
 MAX_SAMPLE_CLASSES = 20  # dataset card: sample strips for at most this many classes
 SAMPLES_PER_CLASS = 8
@@ -91,7 +92,6 @@ def class_counts(cmp: Comparison, ds, run: Run | None) -> tuple[list[str], list[
     test = np.bincount(run.predictions()["y_true"], minlength=k)
     if ds is None:
         return ["test"], [[name, int(test[i])] for i, name in enumerate(cmp.classes)]
-    from ..data import train_val_split
 
     cfg = run.config
     train_idx, val_idx = train_val_split(ds.y_train, cfg["val_fraction"], cfg["seed"], cfg.get("train_subset"),

@@ -13,10 +13,11 @@ from typing import Iterable, Iterator
 
 from ..config import RunConfig
 from ..engine import interrupt
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_choice
 from ..store.runfolder import METRICS_FILE, state_files
 from ..files import atomic_write_bytes
 from .runner import PreparedData, execute_run
+from ..engine.process import configure_process
 
 EXECUTORS = ("local", "ray")
 
@@ -33,8 +34,6 @@ def _train_remote(cfg_dict: dict, data: PreparedData, threads: int,
                   resume_states: dict[str, bytes]) -> tuple[dict, dict]:
     """A Ray task: train one run in a scratch folder; return its metrics and every file it wrote."""
     import torch
-
-    from ..engine.process import configure_process
 
     configure_process()  # a Ray worker is a process of its own
     torch.set_num_threads(threads)  # what the task reserved, so runs do not fight over cores
@@ -129,6 +128,5 @@ def make_executor(name: str, address: str | None = None, cpus_per_run: int | Non
         return LocalExecutor()
     if name == "ray":
         return RayExecutor(address, cpus_per_run, gpus_per_run)
-    from ..errors import unknown_choice
 
     raise unknown_choice("executor", name, EXECUTORS)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -18,10 +20,15 @@ from ..files import disk_errors
 from ..store.locks import run_lock
 from ..models.pretrained import check_sources
 from ..store.runfolder import read_config, read_status, versions
-from ..files import write_json
+from ..files import read_json, write_json
 from ..store.matching import same_run
 from .runner import PreparedData
 from ..models.options import grid_runs
+from ..analysis.finished import analyse_runs, write_cams
+from ..report import build_report
+from ..data.photos.folders import labelled_photos, parse_class_map
+from ..data.photos.training import check_photo_folders
+from ..analysis.real_photos import score_comparison
 
 LOCK_FILE = ".lock"
 
@@ -68,11 +75,9 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         console.print(f"dataset {ds.name}: {len(ds.y_train)} train / {len(ds.y_test)} test images, "
                       f"{ds.in_chans}x{ds.img_size}x{ds.img_size}, {ds.num_classes} classes ({ds.source})")
         if real_photos is not None:  # a bad folder or --class-map fails now, before any training
-            from ..data.photos.folders import labelled_photos, parse_class_map
 
             labelled_photos(real_photos, ds.classes, parse_class_map(class_map))
         if first.train_photos is not None:  # and photos to train on that are also scored
-            from ..data.photos.training import check_photo_folders
 
             check_photo_folders(first.train_photos, first.photo_class_map, ds.classes, real_photos, console.print)
         data = PreparedData.from_dataset(ds)
@@ -98,10 +103,7 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         if to_train or not _same_grid_json(out / "grid.json", grid_json):
             write_json(out / "grid.json", grid_json)
         if real_photos is not None:
-            from ..analysis.real_photos import score_comparison
-
             score_comparison([out / cfg.run_id for cfg in runs], real_photos, class_map, ds.classes, console.print)
-        from ..analysis.finished import analyse_runs, write_cams
 
         analyse_runs([out / cfg.run_id for cfg in runs], ds, robustness=robustness, say=console.print)
         results = [(cfg.to_dict(), {**(read_status(out / cfg.run_id) or {"status": "missing",
@@ -112,7 +114,6 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
             write_leaderboard(rows, out)
         write_cams(out, ds, say=console.print)  # after the leaderboard: it picks the best and runner-up
         elapsed = time.perf_counter() - start
-        from ..report import build_report  # late: matplotlib loads only when a report is written
 
         report = build_report(out, dataset=ds, only_if_changed=True)  # kept when nothing it shows changed
     console.print(f"{len(runs)} runs in {elapsed:.1f} s; leaderboard in {out}/leaderboard.csv, report in {report}")
@@ -122,8 +123,6 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
 def _same_grid_json(path: Path, grid_json: dict) -> bool:
     """Whether grid.json already says all of `grid_json` but its record (command, load, start time)."""
     import json
-
-    from ..files import read_json
 
     saved = read_json(path)
     if saved is None:
@@ -135,9 +134,7 @@ def _same_grid_json(path: Path, grid_json: dict) -> bool:
 def _tuned(runs: list[RunConfig], data: PreparedData, out: Path, console) -> list[RunConfig]:
     """--tune N: each leaderboard row's hyperparameters searched once, at the grid's first seed (and fold), on
     validation only (tuning.py); every seed of the row then trains with the best trial's values."""
-    from dataclasses import replace
-
-    from .tuning import tune
+    from .tuning import tune  # late: Optuna (about a second to import) loads only for a grid that tunes
 
     first_seed = {}
     for cfg in runs:

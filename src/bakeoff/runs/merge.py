@@ -24,6 +24,7 @@ from ..store.record import comparison_record
 from ..store.runfolder import GRID_FILE
 from ..store.comparison import collect
 from ..files import disk_errors
+from ..report import build_report
 
 # What must be equal for two runs to be compared on the same footing: the images and how they were split.
 SAME_DATA = ("name", "classes", "n_train", "n_test", "shape")
@@ -60,7 +61,6 @@ def merge_comparisons(sources: list[Path], out: Path, say=print) -> Path:
         merged = collect(out)
         write_leaderboard(merged.rows, out)
     say(f"merged {len(runs)} runs from {len(comparisons)} comparisons into {out}")
-    from ..report import build_report
 
     return build_report(out)
 

@@ -26,6 +26,8 @@ from ..engine.whitening import whiten_stem
 from ..models import create_model
 from ..models.checkpoint import save_checkpoint
 from ..models.pretrained import check_sources, input_stats, load_pretrained, model_options
+from ..data.photos.training import photo_split, repeats
+from ..analysis.autoencoder_views import autoencoder_views
 
 
 @dataclass
@@ -93,8 +95,6 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
         photo_result = evaluate(model, run.held_out_photos, device, precision, tta=uses_tta(cfg.tta, cfg.dataset))
         extra.update(run.photo_counts, photo_val_acc=photo_result.acc)
     if is_autoencoder(model):
-        from ..analysis.autoencoder_views import autoencoder_views
-
         views, arrays = autoencoder_views(model, cfg, data.mean, data.std, train, test, device, precision)
         extra.update(views)
         files.write_arrays(run_dir / runfolder.AUTOENCODER_FILE, arrays)
@@ -171,8 +171,6 @@ def _photo_images(counts: dict | None) -> int:
 def _with_photos(cfg: RunConfig, data: PreparedData, train: Split, device: torch.device) -> tuple[Split, Split, dict]:
     """The training split joined by --train-photos' photos (repeated to their share of an epoch), the photos
     held out, and the counts for metrics.json (photo_training.py)."""
-    from ..data.photos.training import photo_split, repeats
-
     photos = photo_split(cfg.train_photos, cfg.photo_class_map, data.dataset.classes, data.preprocessing(), cfg.seed)
     times = repeats(len(train), len(photos.y_train))
     joined = Split(torch.cat([train.x, photos.x_train.to(device).repeat(times, 1, 1, 1)]),

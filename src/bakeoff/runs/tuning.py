@@ -36,6 +36,8 @@ from ..engine.epoch import Diverged
 from ..errors import ConfigError
 from ..files import atomic_write_text, file_safe
 from .runner import PreparedData, train_for_validation
+from ..models import create_model
+from ..models.pretrained import model_options
 
 TUNING_DIR = "tuning"  # under the comparison's folder
 FORMAT = 1  # bump when the search or the file changes meaning: files of another format are not reused
@@ -131,9 +133,6 @@ def search_space(cfg: RunConfig, data: PreparedData) -> dict[str, tuple]:
 
 def _model_class(cfg: RunConfig, data: PreparedData) -> type:
     """The model's class: the registry holds factories, so one is built (cheap next to a trial's training)."""
-    from ..models import create_model
-    from ..models.pretrained import model_options
-
     ds = data.dataset
     return type(create_model(cfg.model, ds.num_classes, ds.in_chans, ds.img_size, **model_options(cfg)))
 

@@ -20,6 +20,8 @@ from ..models.checkpoint_check import CheckpointError, check_metadata
 from ..models.inference import torch_forward
 from ..errors import BakeoffError, unknown_choice
 from .outputs import check_destination, write_file
+from ..data import load_dataset
+from ..data.pixels import normalize
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 TOLERANCE = 1e-4  # max |logit difference| accepted between the export and PyTorch
@@ -121,9 +123,6 @@ def check_inputs(ckpt: dict, data_dir: str | None = None) -> dict[str, np.ndarra
 
 def _real_images(pre: dict, data_dir: str | None) -> np.ndarray | None:
     """The first test images of the training dataset, normalized; None when its files are not here."""
-    from ..data import load_dataset
-    from ..data.pixels import normalize
-
     try:
         ds = load_dataset(pre["dataset"], data_dir=data_dir, img_size=pre["img_size"], download=False, quiet=True)
     except BakeoffError:

@@ -18,6 +18,7 @@ from ..errors import BakeoffError, one_line
 from .leaderboard import build_leaderboard, row_key
 from .matching import same_run
 from ..models.options import grid_runs
+from ..data import load_dataset
 
 # What reading a damaged .npz raises: np.load's errors, and zipfile's and zlib's for a truncated archive
 UNREADABLE_NPZ = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
@@ -200,8 +201,6 @@ def reload_dataset(cmp: Comparison, dataset=None):
     Loaded as the runs loaded it (name, data_dir, img_size from config.json), never
     downloaded, and checked against predictions.npz so the images match the rows.
     """
-    from ..data import load_dataset
-
     done = [r for r in cmp.runs if r.finished]
     if not done:
         return None, "no run finished, so there are no predictions to show"

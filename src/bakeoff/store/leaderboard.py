@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..files import atomic_write_text
+from ..config import RunConfig
+from ..errors import BakeoffError
 
 COLUMNS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "val_loss", "test_acc_mean",
            "test_acc_std", "real_acc_mean", "real_acc_std", "photo_val_acc", "test_loss", "ece", "ece_calibrated",
@@ -42,8 +44,6 @@ def row_key(config_or_row: dict) -> str:
     """The leaderboard row a run is a replicate (seed, fold) of: its run id less those, from a config or a row."""
     if "row_id" in config_or_row:
         return config_or_row["row_id"]
-    from ..config import RunConfig  # pure: validation reads no file
-    from ..errors import BakeoffError
 
     try:
         return RunConfig.from_dict(config_or_row).row_id

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..config import RunConfig
 from ..errors import BakeoffError
+from ..data.registry import DATASETS, builtin_name
 
 
 def normalized(config: dict) -> dict:
@@ -17,8 +18,6 @@ def normalized(config: dict) -> dict:
 
     Raises BakeoffError (or TypeError) when `config` is not a valid RunConfig.
     """
-    from ..data.registry import DATASETS, builtin_name  # late: the data package loads torch
-
     d = RunConfig.from_dict(config).to_dict()  # options added by later versions take their defaults
     name = str(d["dataset"])
     builtin = builtin_name(name)

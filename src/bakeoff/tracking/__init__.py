@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ConfigError, unknown_choice
+from ..store.comparison import collect
+from .mlflow_log import log_to_mlflow
+from .tensorboard_log import log_to_tensorboard
 
 TRACKERS = {"mlflow": "mlflow", "tensorboard": "tensorboard"}  # --track name: the module it needs
 
@@ -43,16 +46,11 @@ def track_comparison(out: Path, targets: list[str], mlflow_uri: str | None = Non
     """Log every finished or failed run of the comparison in OUT to each target."""
     if not targets:
         return
-    from ..store.comparison import collect
 
     cmp = collect(out)
     if "mlflow" in targets:
-        from .mlflow_log import log_to_mlflow
-
         uri, experiment = log_to_mlflow(cmp, mlflow_uri)
         say(f"mlflow: {len(cmp.runs)} runs in experiment '{experiment}' at {uri} (mlflow ui --backend-store-uri {uri})")
     if "tensorboard" in targets:
-        from .tensorboard_log import log_to_tensorboard
-
         logdir = log_to_tensorboard(cmp)
         say(f"tensorboard: event files in {logdir} (tensorboard --logdir {logdir})")
