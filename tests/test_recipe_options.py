@@ -4,8 +4,9 @@ import torch
 
 from bakeoff.config import RunConfig
 from bakeoff.errors import ConfigError
+from bakeoff.models.options import check_run
 from bakeoff.data import load_dataset
-from bakeoff.engine import loop
+from bakeoff.engine import epoch, loop
 from bakeoff.engine.resize import epoch_sizes, resize_batch
 from bakeoff.engine.whitening import patch_whitening_filters, whiten_stem
 from bakeoff.models import create_model, models_with
@@ -45,7 +46,8 @@ def test_training_sees_the_smaller_sizes_and_validation_the_real_one(monkeypatch
         seen.append(("train" if kw.get("optimizer") else "eval", kw.get("size"), tuple(split.x.shape[-2:])))
         return real(model, split, **kw)
 
-    monkeypatch.setattr(loop, "run_epoch", spy)
+    monkeypatch.setattr(loop, "run_epoch", spy)  # training passes
+    monkeypatch.setattr(epoch, "run_epoch", spy)  # and evaluate()'s
     x, y = tiny_images(100, size=16)
     path = write_npz(tmp_path / "tiny.npz", x[:80], y[:80], x[80:], y[80:])
     data = PreparedData.from_dataset(load_dataset(f"arrays:{path}"))
@@ -60,12 +62,12 @@ def test_training_sees_the_smaller_sizes_and_validation_the_real_one(monkeypatch
 
 def test_options_that_a_model_cannot_take_are_refused_in_one_line():
     with pytest.raises(ConfigError, match="pools globally.*basic-cnn does not"):
-        RunConfig(model="basic-cnn", progressive_resize=20)
+        check_run(RunConfig(model="basic-cnn", progressive_resize=20))
     with pytest.raises(ConfigError, match="whiten-stem works on fast-net"):
-        RunConfig(model="resnet20", whiten_stem=True)
+        check_run(RunConfig(model="resnet20", whiten_stem=True))
     with pytest.raises(ConfigError, match="4..512"):
         RunConfig(model="fast-net", progressive_resize=2)
-    assert RunConfig(model="fast-net", progressive_resize=20, whiten_stem=True).run_id  # fine
+    check_run(RunConfig(model="fast-net", progressive_resize=20, whiten_stem=True))  # fine
 
 
 def test_whitening_filters_decorrelate_the_patches():

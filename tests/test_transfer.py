@@ -22,6 +22,7 @@ from bakeoff.engine import stages
 from bakeoff.engine.epoch import Split
 from bakeoff.errors import BakeoffError, ConfigError
 from bakeoff.models import create_model, list_models, pretrained
+from bakeoff.models.options import check_run
 from data_fixtures import write_image_folder
 from torchvision_keys import HEAD_KEYS, RESNET50_KEYS, VGG16_KEYS
 
@@ -178,7 +179,7 @@ def test_offline_imagenet_is_one_line_that_says_what_to_do(monkeypatch, capsys, 
 
 def test_imagenet_needs_a_model_that_has_weights():
     with pytest.raises(ConfigError, match="no ImageNet weights for 'cnn4'; they exist for: vgg16, resnet50, efficientnet"):
-        RunConfig(model="cnn4", pretrained="imagenet")
+        check_run(RunConfig(model="cnn4", pretrained="imagenet"))
 
 
 def _moved(name: str, url: str) -> pretrained.WeightFile:
