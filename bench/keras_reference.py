@@ -18,7 +18,7 @@ epoch for every architecture, test accuracy within 0.5 points.
 
 The yardstick: the speed-up is a ratio of two times measured alternately on the same machine in the same
 run, so it cancels the machine and needs no normalizing; the seconds per epoch themselves depend on the host
-(docs/speed.md, "The yardstick"). So that they can be read, this machine's peak (src/bakeoff/engine/yardstick.py)
+(docs/speed.md, "The yardstick"). So that they can be read, this machine's peak (bench/yardstick.py)
 is measured at the start and written beside them as "peak_bf16_gflops" ("peak_fp32_gflops" on a CPU without
 native bf16); seconds x peak / 420 gives a time on the reference machine.
 
@@ -52,8 +52,8 @@ import torch
 from bakeoff import __version__
 from bakeoff.config import RunConfig
 from bakeoff.data import load_dataset, train_val_split
-from bakeoff.engine.peak import cpu_model
-from bakeoff.engine.yardstick import describe, measure_yardstick, yardstick_fields
+from matmul_peak import cpu_model
+from yardstick import describe, measure_yardstick, yardstick_fields
 from bakeoff.runs.runner import PreparedData, execute_run
 from results_file import write_json
 

@@ -4,8 +4,8 @@ Times square (n, n) @ (n, n) products (2 n^3 FLOPs each) for every --sizes n, af
 and keeps each size's median of --repeats; the peak is the best size. Uses torch.get_num_threads()
 threads (or --threads). Prints the numbers and writes JSON with --json PATH:
 {"fp32_gflops", "bf16_gflops", "threads", "torch", "cpu", "bf16_native", "sizes": {n: {"fp32", "bf16"}}, "repeats"}.
-Other benches turn a measured GFLOP/s into a fraction of it with bakeoff.engine.peak.fraction_of_peak, and
-measure a quicker version themselves (bakeoff.engine.yardstick) to normalize their times to the 420 GFLOP/s
+Other benches turn a measured GFLOP/s into a fraction of it with matmul_peak.fraction_of_peak, and
+measure a quicker version themselves (yardstick.py) to normalize their times to the 420 GFLOP/s
 bf16 peak of the machine the documented times came from; the last line here gives that factor.
 On a CPU without native bf16 (AVX512-BF16 or AMX) the bf16 number is emulated and far below fp32.
 
@@ -19,8 +19,8 @@ import sys
 import torch
 
 from bakeoff.engine.device import cpu_has_bf16
-from bakeoff.engine.peak import measure_peak
-from bakeoff.engine.yardstick import REFERENCE_GFLOPS
+from matmul_peak import measure_peak
+from yardstick import REFERENCE_GFLOPS
 from results_file import write_json
 
 

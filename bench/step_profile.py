@@ -8,7 +8,7 @@ The step is the one bakeoff trains with (channels-last, bf16 autocast where the 
 gradients set to None, freed memory kept in the heap) on random 28x28 one-channel images (--size and
 --channels for others). Prints the profiler's table (self CPU time, sorted) and writes it with --json PATH.
 
-The step is also read against the yardstick (src/bakeoff/engine/yardstick.py), measured in this process
+The step is also read against the yardstick (bench/yardstick.py), measured in this process
 before the step, with the same threads: the training FLOPs bakeoff counts per image (engine/metrics.train_mflops,
 forward and backward) x images per second, as a fraction of this machine's peak in the same precision. A step
 at a third of the peak is limited by its convolution and pooling kernels, not by its FLOP count. JSON keys beside
@@ -28,7 +28,7 @@ from bakeoff.engine.device import resolve_precision
 from bakeoff.errors import BakeoffError
 from bakeoff.engine.heap import keep_freed_memory
 from bakeoff.engine.metrics import train_mflops
-from bakeoff.engine.yardstick import describe, measure_yardstick, normalized_seconds, yardstick_fields
+from yardstick import describe, measure_yardstick, normalized_seconds, yardstick_fields
 from bakeoff.models import create_model
 from results_file import write_json
 from train_step import CPU, bench_optimizer, training_step

@@ -11,7 +11,7 @@ the moment it prints the test accuracy (Python start-up, imports and data loadin
 Each run is a fresh process in a fresh output folder with seeds 0, 1, 2, ...; the command it runs is printed.
 A target above the recipe's default needs a longer schedule: LONGER_SCHEDULES adds the flags used for it
 (fixed in advance, the same for every seed; the test split is only scored, never used to choose).
-The yardstick (src/bakeoff/engine/yardstick.py): this machine's bf16 matrix-product peak is measured before
+The yardstick (bench/yardstick.py): this machine's bf16 matrix-product peak is measured before
 the first run and after the last (about 2 s each), and every time is also given normalized to the 420 GFLOP/s
 machine the documented times came from: seconds x peak / 420. Of the two measurements the larger counts:
 other load only ever lowers a measurement, so the larger is nearer what the hardware does, and a run slowed by
@@ -40,7 +40,7 @@ from bakeoff.engine.process import configure_process
 
 configure_process()  # as the command line does, before torch loads: each run inherits these settings
 
-from bakeoff.engine.yardstick import describe, measure_yardstick, normalized_seconds, yardstick_fields
+from yardstick import describe, measure_yardstick, normalized_seconds, yardstick_fields
 from results_file import write_json
 
 # (dataset, target in percent) -> flags added to `--recipe fast` for targets its defaults do not reach.
@@ -52,7 +52,7 @@ LONGER_SCHEDULES = {
     # 93.82% without), so this schedule stays as it was measured, without it
     ("fashion-mnist", 94.0): ["--epochs", "12", "--no-whiten-stem"],
 }
-TEST_LINE = re.compile(r"test (\d+(?:\.\d+)?)% after")  # compare.py's per-run line
+TEST_LINE = re.compile(r"test (\d+(?:\.\d+)?)% after")  # runs/grid.py's per-run line
 
 
 def command(dataset: str, data_dir: str | None, target: float, seed: int, out: Path, extra: list[str]) -> list[str]:

@@ -6,15 +6,18 @@ fine-tuned last block). `tests/test_golden.py` runs it and compares every determ
 `tests/golden/digits.json`, written by this file's `main()` before the engine redesign:
 
     .venv/bin/python tests/golden_grid.py   # rewrites tests/golden/digits.json (only when a change is meant)
+    .venv/bin/python tests/golden_grid.py --this-host   # or a golden of this CPU model's own (see test_golden.py)
 """
 from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
 GOLDEN = Path(__file__).parent / "golden" / "digits.json"
+HOST_GOLDEN = "digits-{}.json"  # a CPU model's own golden, where its kernels give other numbers (test_golden.py)
 COMMON = ["--dataset", "digits", "--epochs", "2", "--precision", "fp32", "--device", "cpu", "--quiet"]
 # Leaderboard columns and metrics.json keys that do not depend on the clock or the machine's memory.
 LEADERBOARD_KEYS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "test_acc_mean",
@@ -65,6 +68,19 @@ def read_comparison(folder: Path) -> dict:
     return {"leaderboard": board, "runs": runs}
 
 
+def cpu_model() -> str:
+    """The CPU model /proc/cpuinfo names (what picks oneDNN's and OpenBLAS's kernels, beyond the capability)."""
+    for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def host_golden() -> Path:
+    """Where this CPU model's own golden file is, written or not."""
+    return GOLDEN.parent / HOST_GOLDEN.format(re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-"))
+
+
 def cpu_capability() -> str:
     import torch
 
@@ -79,10 +95,11 @@ def main() -> None:
     torch.set_num_threads(1)  # as the test runs it: one thread, the same reduction order every time
     with tempfile.TemporaryDirectory() as tmp:
         numbers = run_golden_grid(Path(tmp))
-    GOLDEN.parent.mkdir(exist_ok=True)
-    GOLDEN.write_text(json.dumps({"cpu_capability": cpu_capability(), "torch": torch.__version__,
-                                  "comparisons": numbers}, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {GOLDEN}", file=sys.stderr)
+    path = host_golden() if "--this-host" in sys.argv[1:] else GOLDEN
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"cpu_capability": cpu_capability(), "cpu": cpu_model(), "torch": torch.__version__,
+                                "comparisons": numbers}, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def test_without_validation_images_nothing_is_fitted():
 
 
 def test_fitting_works_under_inference_mode():
-    """analysis.py collects logits without gradients; the fit must still get its own."""
+    """analysis/finished.py collects logits without gradients; the fit must still get its own."""
     model, x, y = _overconfident_model()
     with torch.inference_mode():
         logits = model(x)

@@ -7,7 +7,7 @@ import torch
 
 from bakeoff.cli import main
 from bakeoff.data.splits import kfold_indices, train_val_split
-from bakeoff.engine import budget, loop
+from bakeoff.engine import budget, epoch, loop
 from bakeoff.store.leaderboard import validation_resolution
 
 FAST = ["--quiet", "--no-robustness"]
@@ -76,13 +76,13 @@ def test_a_budget_is_planned_in_steps_with_a_partial_last_epoch(monkeypatch):
     times = {"train": 0.1, "eval": 0.05}  # seconds per training step, per validation pass of 1,000 images
 
     def fake_run_epoch(model, split, batch_size, **kw):
-        return loop.EpochResult(0.0, 0.0, times["train"] * -(-len(split) // batch_size))
+        return epoch.EpochResult(0.0, 0.0, times["train"] * -(-len(split) // batch_size))
 
     def fake_evaluate(model, split, device, precision, **kw):
-        return loop.EpochResult(0.0, 0.0, times["eval"] * len(split) / 1000)
+        return epoch.EpochResult(0.0, 0.0, times["eval"] * len(split) / 1000)
 
-    monkeypatch.setattr(loop, "run_epoch", fake_run_epoch)
-    monkeypatch.setattr(loop, "evaluate", fake_evaluate)
+    monkeypatch.setattr(budget, "run_epoch", fake_run_epoch)
+    monkeypatch.setattr(budget, "evaluate", fake_evaluate)
     train = Split(torch.zeros(1000, 1, 2, 2), torch.zeros(1000, dtype=torch.long))  # 10 steps of 100
     val = Split(torch.zeros(1000, 1, 2, 2), torch.zeros(1000, dtype=torch.long))
     cfg = RunConfig(model="mlp", batch_size=100)

@@ -5,13 +5,15 @@ On a CPU of the kind the golden file was written on, every number must be equal 
 compared to a relative 1e-4, and counts, labels and stages still exactly. Numbers numpy's LAPACK computes
 (the PCA baseline of the autoencoder) are always compared so: OpenBLAS picks its kernels by CPU model, which
 torch's capability does not tell apart (seen: pca_recon_mse 0.08227386 against 0.08227388 on another AVX512
-host, every torch number equal).
+host, every torch number equal). A CPU model whose kernels move more than that (an Intel Xeon host: 2-epoch
+cnn4 on digits lands on other accuracies, the same before and after the second redesign) has its own golden,
+tests/golden/digits-<cpu model>.json, compared exactly on that model.
 """
 import json
 
 import pytest
 
-from golden_grid import GOLDEN, cpu_capability, run_golden_grid
+from golden_grid import GOLDEN, cpu_capability, cpu_model, host_golden, run_golden_grid
 
 
 def _close(a, b) -> bool:
@@ -41,8 +43,9 @@ def _diff(expected, actual, path="", exact=True) -> list[str]:
 
 
 def test_golden_grid_gives_the_numbers_it_gave_before(tmp_path, one_thread):
-    golden = json.loads(GOLDEN.read_text())
+    own = host_golden()
+    golden = json.loads((own if own.is_file() else GOLDEN).read_text())
     actual = run_golden_grid(tmp_path)
-    exact = golden["cpu_capability"] == cpu_capability()
+    exact = golden.get("cpu", cpu_model()) == cpu_model() and golden["cpu_capability"] == cpu_capability()
     differences = _diff(golden["comparisons"], json.loads(json.dumps(actual)), exact=exact)
     assert not differences, "\n".join(differences[:20])

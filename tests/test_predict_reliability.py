@@ -79,7 +79,7 @@ def test_photos_are_decoded_predicted_and_written_a_batch_at_a_time(run_dir, tmp
         kept.append(small.size)
         return small
 
-    monkeypatch.setattr(photos, "explain_thumbnail", thumbnail)
+    monkeypatch.setattr(serving, "explain_thumbnail", thumbnail)  # as commands/serving.py calls it
     rc, out, err = run_cli(capsys, "predict", run_dir, d, "--json", "--explain", tmp_path / "seen")
     assert rc == 0
     assert events == ["decode"] * 4 + ["predict 4"] + ["decode"] * 4 + ["predict 4"] + ["decode"] * 2 + ["predict 2"]

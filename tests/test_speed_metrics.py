@@ -51,12 +51,3 @@ def test_peak_memory_sees_a_short_lived_allocation():
         time.sleep(0.1)  # a few sampling periods
         del block
     assert busy.peak_mb - quiet.peak_mb > 48
-
-
-def test_matmul_peak_is_measured_and_throughput_read_against_it():
-    from bakeoff.engine.peak import fraction_of_peak, matmul_gflops
-
-    assert matmul_gflops(64, torch.float32, repeats=2, warmup=1) > 1.0  # any CPU of this century, one core
-    peak = {"fp32_gflops": 200.0, "bf16_gflops": 400.0}
-    assert fraction_of_peak(100.0, "bf16", peak) == pytest.approx(0.25)
-    assert fraction_of_peak(100.0, "fp32", peak) == pytest.approx(0.5)

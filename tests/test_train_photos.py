@@ -108,5 +108,6 @@ def test_bad_photo_folders_are_refused_in_one_line_before_training(npz, photos, 
 
 
 def test_a_class_map_only_joins_the_runs_config_where_it_trains_on_photos():
-    assert with_photo_class_map({"models": "mlp"}, "pants=Trouser") == {"models": "mlp"}  # a rerun retrains nothing
-    assert with_photo_class_map({"train_photos": "p"}, "pants=Trouser")["photo_class_map"] == "pants=Trouser"
+    only_scored = {"models": "mlp", "class_map": "pants=Trouser"}
+    assert with_photo_class_map(only_scored) == only_scored  # a rerun retrains nothing
+    assert with_photo_class_map({"train_photos": "p", "class_map": "pants=Trouser"})["photo_class_map"] == "pants=Trouser"

@@ -1,4 +1,4 @@
-"""`--tune N` (tuning.py): ranges, the trials file and its reuse, the test split left alone, pruning, seeding."""
+"""`--tune N` (runs/tuning.py): ranges, the trials file and its reuse, the test split left alone, pruning, seeding."""
 import json
 
 import pytest

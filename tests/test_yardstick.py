@@ -1,10 +1,16 @@
-"""The yardstick: a quick measurement of this machine's peak, and times normalized to the 420 GFLOP/s reference."""
+"""The benchmarks' yardstick (bench/yardstick.py, bench/matmul_peak.py): a quick measurement of this machine's peak,
+and times normalized to the 420 GFLOP/s reference."""
 import math
+import sys
+from pathlib import Path
 
 import pytest
+import torch
 
-from bakeoff.engine import yardstick
-from bakeoff.engine.yardstick import REFERENCE_GFLOPS, measure_yardstick, normalized_seconds, yardstick_fields
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # as when a bench script runs
+import yardstick  # noqa: E402
+from matmul_peak import fraction_of_peak, matmul_gflops  # noqa: E402
+from yardstick import REFERENCE_GFLOPS, measure_yardstick, normalized_seconds, yardstick_fields  # noqa: E402
 
 
 def test_normalized_seconds_scale_by_the_peak_over_the_reference():
@@ -39,3 +45,10 @@ def test_the_json_keys_name_the_precision_measured():
     assert yardstick_fields(419.04, "bf16") == {"peak_bf16_gflops": 419.0, "peak_precision": "bf16",
                                                 "reference_gflops": 420.0}
     assert "peak_fp32_gflops" in yardstick_fields(197.0, "fp32")
+
+
+def test_matmul_peak_is_measured_and_throughput_read_against_it():
+    assert matmul_gflops(64, torch.float32, repeats=2, warmup=1) > 1.0  # any CPU of this century, one core
+    peak = {"fp32_gflops": 200.0, "bf16_gflops": 400.0}
+    assert fraction_of_peak(100.0, "bf16", peak) == pytest.approx(0.25)
+    assert fraction_of_peak(100.0, "fp32", peak) == pytest.approx(0.5)

@@ -36,7 +36,7 @@ def compare(dataset: str | list[str] | None = None, models: str | list[str] | No
     `progressive_resize`, `whiten_stem`, `patience`, `device`, `precision`, `pretrained`, `weights`, `freeze`,
     `finetune_blocks`, `backbone_lr_scale`, `denoise`, `latent_dim`, `time_budget`, `folds`, `tune`,
     `train_photos` (a folder of labelled real photos, mapped by `class_map`, partly trained on:
-    photo_training.py). `config` is a grid YAML file; arguments given here win over it. Finished runs in `out`
+    data/photos/training.py). `config` is a grid YAML file; arguments given here win over it. Finished runs in `out`
     are kept (a rerun trains only what is new).
 
     Data: `dataset` names a built-in dataset (`bakeoff datasets`), `arrays:PATH.npz` or `folder:PATH`, or
@@ -57,7 +57,8 @@ def compare(dataset: str | list[str] | None = None, models: str | list[str] | No
     from .runs.comparison import run_comparison, stop_after_step
 
     given = {"dataset": dataset, "models": models, "optimizers": optimizers, "lrs": lrs, "seeds": seeds,
-             "augment": augment, "epochs": epochs, "batch_size": batch_size, "out": out, **options}
+             "augment": augment, "epochs": epochs, "batch_size": batch_size, "out": out, "real_photos": real_photos,
+             "class_map": class_map, **options}
     flat = _load_config(config)
     flat.update({k: v for k, v in given.items() if v is not None})
     if data is not None:
@@ -71,7 +72,7 @@ def compare(dataset: str | list[str] | None = None, models: str | list[str] | No
     with stop_after_step():
         return ComparisonResult(run_comparison(flat, quiet=quiet, robustness=robustness, track=track, mlflow_uri=mlflow_uri,
                               executor=executor, ray_address=ray_address, cpus_per_run=cpus_per_run,
-                              gpus_per_run=gpus_per_run, real_photos=real_photos, class_map=class_map))
+                              gpus_per_run=gpus_per_run))
 
 
 def load(path: str | Path) -> ComparisonResult:

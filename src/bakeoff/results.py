@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BakeoffError, unknown_choice
+from .report import build_cross_dataset_report, build_report
 from .serve.python_model import TrainedModel
 from .store.comparison import collect
 from .store.runfolder import GRID_FILE
-from .report import build_cross_dataset_report, build_report
 
 REPORT_HEIGHT_PX = 720  # the inline report's frame; the report scrolls inside it
 

@@ -17,8 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..engine.device import autocast
-from ..engine.features import eval_batch_size, extract_features
 from ..engine.epoch import Split
+from ..engine.features import eval_batch_size, extract_features
 from ..engine.objectives import Noise
 
 SHOW_SIGMA = 0.3  # noise for the denoising figure when training used none (0..1 pixel scale)

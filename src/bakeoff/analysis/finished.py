@@ -7,7 +7,7 @@ every number comes from the checkpoint that `predict` and `serve` load:
   calibration   temperature scaling fitted on the run's own validation split (rebuilt from config.json, as
                 training drew it), ECE and NLL on the test split before and after; the temperature goes into
                 best.pt (`predict --calibrated`), the numbers into metrics.json and calibration.json
-  robustness    accuracy on corrupted test images (engine/robustness.py) into metrics.json and robustness.json
+  robustness    accuracy on corrupted test images (analysis/robustness.py) into metrics.json and robustness.json
   Grad-CAM      per comparison, not per run: each model's map on the same test images, those the best model
                 and the runner-up disagree on first, into OUT/gradcam.npz for the report
 """
@@ -21,18 +21,22 @@ import numpy as np
 import torch
 
 from .. import files
-from ..store import runfolder
 from ..data import Dataset, train_val_split
 from ..data.pixels import normalize
-from ..errors import BakeoffError, one_line
-from . import robustness as corruption
-from .cam import explain
-from .calibration import calibrate
 from ..engine.device import resolve_device, resolve_precision
-from ..engine.epoch import Split, evaluate, uses_tta
-from ..models.checkpoint import add_to_checkpoint, load_checkpoint, model_from_checkpoint
+from ..engine.epoch import evaluate, Split, uses_tta
+from ..errors import BakeoffError, one_line
+from ..models.checkpoint import (
+    add_to_checkpoint,
+    load_checkpoint,
+    model_from_checkpoint,
+)
+from ..store import runfolder
 from ..store.comparison import collect
 from ..store.rows import best_row_per_model
+from . import robustness as corruption
+from .calibration import calibrate
+from .cam import explain
 
 CAM_IMAGES = 12  # test images explained per comparison: one row of the report's grid per model
 

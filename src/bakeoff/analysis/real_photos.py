@@ -16,11 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BakeoffError
-from ..store.runfolder import CHECKPOINT_FILE, REAL_PHOTOS_FILE, add_metrics, read_status
-from ..files import write_arrays
 from ..data.photos.folders import convert_photos, labelled_photos, parse_class_map
+from ..errors import BakeoffError
+from ..files import write_arrays
 from ..models.inference import load_forward, probabilities
+from ..store.runfolder import (
+    CHECKPOINT_FILE,
+    REAL_PHOTOS_FILE,
+    add_metrics,
+    read_status,
+)
 
 WORST_SHOWN = 16  # the photos a model got most wrong, kept as it saw them for the report
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..data.pixels import normalize
-from ..engine.epoch import Split, evaluate
+from ..engine.epoch import evaluate, Split
 
 MAX_IMAGES = 2000  # test images corrupted per run: 21 passes over 10,000 would cost more than some trainings;
 # 2,000 give accuracies within about 1.1 points (standard error at 50%), enough to rank drops of several points

@@ -13,7 +13,7 @@ MAX_THREADS = 256  # per request: beyond the cores of any one machine here, neve
 MAX_UPLOAD_MB = 500  # an upload is held in memory while it decodes; 10 (default) fits a 48 Mpixel phone JPEG
 MIN_DECODE_MB = 32  # a 12 Mpixel phone JPEG decodes (at 1/4 scale) to ~3 MB; a 40 Mpixel PNG to 160 MB
 MAX_DECODE_MB = 1024 * 1024  # 1 TB: beyond any machine, a typo
-DEVICES = ("auto", "cpu", "cuda")  # as training takes them (config.py)
+DEVICES = ("auto", "cpu", "cuda")  # as training takes them (config/run.py)
 
 
 def check_port(port: int) -> None:

@@ -5,23 +5,23 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import RunConfig
-from ..errors import BakeoffError, ConfigError
-from .flag_checks import check_device
 from ..analysis.real_photos import score_comparison
+from ..config import RunConfig
 from ..data import describe_datasets, load_dataset
 from ..data.pixels import normalize
+from ..data.registry import builtin_name, DATASETS
 from ..engine.device import resolve_device, resolve_precision
-from ..engine.epoch import Split, evaluate, uses_tta
-from ..models.checkpoint import load_checkpoint, model_from_checkpoint
-from ..data.registry import DATASETS, builtin_name
+from ..engine.epoch import evaluate, Split, uses_tta
 from ..engine.metrics import count_params, forward_mflops
+from ..errors import BakeoffError, ConfigError
 from ..models import create_model, list_models, model_doc
-from ..store.leaderboard import write_leaderboard
+from ..models.checkpoint import load_checkpoint, model_from_checkpoint
 from ..report import build_report
 from ..store.comparison import collect
+from ..store.leaderboard import write_leaderboard
 from ..store.locks import run_lock
 from ..store.runfolder import read_status
+from .flag_checks import check_device
 
 
 def cmd_evaluate(args) -> int:

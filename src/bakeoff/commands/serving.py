@@ -6,18 +6,28 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import BakeoffError
-from .flag_checks import check_decode_memory_mb, check_port, check_threads, check_upload_mb
-from ..serve.outputs import check_folder, writing
-from ..serve.photos import expand_images, explain_thumbnail, unique_names, write_explanation
-from ..serve.predictor import Predictor, find_checkpoints
+from ..analysis.cam import explain
 from ..data.photos.preprocess import PhotoError
 from ..data.pixels import normalize_images
-from ..analysis.cam import explain
+from ..errors import BakeoffError
 from ..models.checkpoint import load_checkpoint, model_from_checkpoint
 from ..serve.app import check_port_free, run_server
 from ..serve.batching import check_batching
 from ..serve.export import export_checkpoint
+from ..serve.outputs import check_folder, writing
+from ..serve.photos import (
+    expand_images,
+    explain_thumbnail,
+    unique_names,
+    write_explanation,
+)
+from ..serve.predictor import find_checkpoints, Predictor
+from .flag_checks import (
+    check_decode_memory_mb,
+    check_port,
+    check_threads,
+    check_upload_mb,
+)
 
 PREDICT_BATCH = 64  # photos decoded, predicted and written at a time: 200 phone photos once held 835 MB
 
@@ -83,7 +93,7 @@ def _decoded(predictor, model, paths: list[Path], names: list, alone: bool, thum
 
 
 def _where_it_looked(path: Path, model, views: list, results: list[list[dict]]) -> tuple[list, str]:
-    """Per view, the map of why the model chose its top class (engine/cam.py), and the method's name."""
+    """Per view, the map of why the model chose its top class (analysis/cam.py), and the method's name."""
     if path.suffix == ".onnx":
         return [None] * len(views), "no map: an exported .onnx file has no gradients; explain its run's best.pt"
     import torch

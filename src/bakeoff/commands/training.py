@@ -5,16 +5,16 @@ import sys
 from pathlib import Path
 
 from ..config import GridConfig, RunConfig
-from .configs import compare_options, one_run_from_args
-from ..models.options import grid_runs
-from ..runs.comparison import run_comparison
+from ..engine.interrupt import graceful_signals, Interrupted
 from ..errors import ConfigError
-from ..runs.grid import run_grid
-from ..store.leaderboard import print_leaderboard, validation_resolution
-from ..runs.ddp import train_distributed
-from ..engine.interrupt import Interrupted, graceful_signals
+from ..models.options import grid_runs
 from ..report import build_report
+from ..runs.comparison import run_comparison
+from ..runs.ddp import train_distributed
+from ..runs.grid import run_grid
 from ..runs.merge import merge_comparisons
+from ..store.leaderboard import print_leaderboard, validation_resolution
+from .configs import compare_options, one_run_from_args
 
 
 def cmd_compare(args) -> int:
@@ -28,8 +28,7 @@ def cmd_compare(args) -> int:
         done.append(run_comparison(
             compare_options(args), quiet=args.quiet, robustness=not args.no_robustness, track=track,
             mlflow_uri=mlflow_uri, executor=args.executor, ray_address=args.ray_address,
-            cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run, real_photos=args.real_photos,
-            class_map=args.class_map, after_grid=lambda grid, rows: _print_leaderboard(grid, rows, args.wide)))
+            cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run, after_grid=lambda grid, rows: _print_leaderboard(grid, rows, args.wide)))
 
     status = _until_signal(run_all)
     if status == 0 and args.open:
@@ -64,11 +63,10 @@ def cmd_train(args) -> int:
                                            wide=args.wide))
 
 
-def _run_grid(grid: GridConfig, out: Path, quiet: bool, executor=None, real_photos: str | None = None,
-              class_map: str | None = None, robustness: bool = True, wide: bool = False) -> None:
+def _run_grid(grid: GridConfig, out: Path, quiet: bool, executor=None, robustness: bool = True,
+              wide: bool = False) -> None:
     """Run the grid and print its leaderboard."""
-    rows = run_grid(grid, out, quiet=quiet, executor=executor, real_photos=real_photos, class_map=class_map,
-                    robustness=robustness)
+    rows = run_grid(grid, out, quiet=quiet, executor=executor, robustness=robustness)
     _print_leaderboard(grid, rows, wide)
 
 

@@ -24,3 +24,4 @@ AUTOENCODER_OPTIONS = ("denoise", "latent_dim")  # no effect on other models, so
 # choice of one is then dropped instead: runs/plan.py).
 TRAIT_OPTIONS = {"progressive_resize": "any_size", "whiten_stem": "stem"}
 NOT_OPTIONS = ("fold", "name_axes")  # set by the grid itself
+SCORING_OPTIONS = ("real_photos", "class_map")  # the grid's, not a run's: what finished runs are scored on

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, fields
 from typing import Callable
 
 from ..errors import ConfigError, unknown_choice
-from .axes import AXIS_TAGS, GRID_AXES, NOT_OPTIONS, OPTION_AXES
-from .run import RunConfig, _check, field_kind
+from .axes import AXIS_TAGS, GRID_AXES, NOT_OPTIONS, OPTION_AXES, SCORING_OPTIONS
+from .run import _check, field_kind, RunConfig
 from .values import read_time_budget, read_value
 
 MAX_RUNS = 10_000  # a grid file that expands to more is a mistake, not a plan
@@ -28,16 +28,25 @@ class GridConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     base: dict = field(default_factory=dict)  # shared RunConfig fields (dataset, epochs, ...)
     axes: dict = field(default_factory=dict)  # other swept options: {"epochs": [5, 10], "pretrained": [...]}
+    # What the finished runs are scored on, not trained with, so not in any run's config (a rerun that adds it
+    # retrains nothing): a folder of class folders of real photos (analysis/real_photos.py), and 'FOLDER=CLASS,...'
+    # for folder names that match no class (it maps --train-photos' folders too: runs/plan.py)
+    real_photos: str | None = None
+    class_map: str | None = None
 
     @classmethod
     def from_options(cls, options: dict) -> "GridConfig":
         """A grid from flat options as a user writes them: the named axes (models, lrs, ...) as lists or comma
         text, any other option one value or a list of values (a swept axis), each value read as its option
-        means (config_values.py). Unknown options and lists for options that are not axes get one clear line."""
-        named, axes, base = {}, {}, {}
+        means (config/values.py). Unknown options and lists for options that are not axes get one clear line."""
+        named, axes, base, scoring = {}, {}, {}, {}
         for key, value in options.items():
             name = str(key).replace("-", "_")
-            if name in GRID_AXES:
+            if name in SCORING_OPTIONS:
+                if value is not None and (not isinstance(value, str) or not value.strip()):
+                    raise ConfigError(f"{name.replace('_', '-')} takes one folder or map as text, got {value!r:.60}")
+                scoring[name] = value
+            elif name in GRID_AXES:
                 named[name] = [_read_option(GRID_AXES[name], v) for v in _as_items(name, value)]
             elif name in NOT_OPTIONS or name not in RUN_FIELD_NAMES:
                 raise unknown_choice("option", str(key), sorted(set(GRID_AXES) | set(RUN_FIELD_NAMES) - set(
@@ -55,7 +64,7 @@ class GridConfig:
                     base[name] = values[0]
             else:
                 base[name] = _read_option(name, value)
-        return cls(**named, base=base, axes=axes)
+        return cls(**named, base=base, axes=axes, **scoring)
 
     def runs(self, options_for: Callable[[str, dict], dict], check: Callable[[RunConfig], None]) -> list[RunConfig]:
         """Every run of the grid, validated, in a stable order (model-major); duplicates refused in one line.
@@ -97,9 +106,11 @@ class GridConfig:
         return out
 
     def to_dict(self) -> dict:
-        """As grid.json keeps it: the named axes, the shared options, and each other axis as its list."""
+        """As grid.json keeps it: the named axes, the shared options, each other axis as its list, and what the runs
+        are scored on where that was given."""
+        scoring = {k: getattr(self, k) for k in SCORING_OPTIONS if getattr(self, k) is not None}
         return {"models": self.models, "optimizers": self.optimizers, "lrs": self.lrs, "augment": self.augment,
-                "seeds": self.seeds, **self.base, **self.axes}
+                "seeds": self.seeds, **self.base, **self.axes, **scoring}
 
     def swept(self) -> list[str]:
         """Names of the axes with more than one value (named axes by their plural)."""

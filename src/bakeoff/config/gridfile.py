@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError, unknown_choice
-from .axes import GRID_AXES, NOT_OPTIONS
+from .axes import GRID_AXES, NOT_OPTIONS, SCORING_OPTIONS
 from .grid import RUN_FIELD_NAMES
 
 
@@ -46,7 +46,8 @@ def load_grid_file(path: str | Path) -> dict:
         raise ConfigError(f"{p}: not UTF-8 text") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping of option names to values")
-    valid = (set(GRID_AXES) | set(RUN_FIELD_NAMES) | {"out"}) - set(GRID_AXES.values()) - set(NOT_OPTIONS)
+    valid = (set(GRID_AXES) | set(RUN_FIELD_NAMES) | set(SCORING_OPTIONS) | {"out"}) - set(GRID_AXES.values()) \
+        - set(NOT_OPTIONS)
     out = {}
     for key, value in raw.items():
         k = str(key).replace("-", "_")

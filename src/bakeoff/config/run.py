@@ -42,7 +42,7 @@ class RunConfig:
     augment: bool = False  # random crop with padding, plus horizontal flip where it suits the data
     photo_augment: bool = False  # also warp, dim and blur training images as converted photos vary (object datasets)
     train_photos: str | None = None  # a folder of labelled real photos, converted as predict sees them; 4/5 join
-    # training, 1/5 is scored after it (photo_training.py)
+    # training, 1/5 is scored after it (data/photos/training.py)
     photo_class_map: str | None = None  # --class-map for train_photos' folder names: 'pants=Trouser,...'
     progressive_resize: int | None = None  # epoch 1 trains on images this many pixels a side, growing to their
     # own size just past halfway (engine/resize.py); models that pool globally only
@@ -51,7 +51,7 @@ class RunConfig:
     tta: bool = False  # test-time augmentation: validation and test logits averaged with the mirror image's
     patience: int | None = None  # epochs without val-loss improvement before stopping; None: never stop early
     seed: int = 0
-    recipe: str = "none"  # a preset of the fields above (engine/recipes.py); recorded for the record
+    recipe: str = "none"  # a preset of the fields above (config/recipes.py); recorded for the record
     device: str = "auto"  # cuda when available
     precision: str = "auto"  # bf16 autocast on CPUs with AVX512-BF16 and GPUs that support it
     # Transfer learning and the autoencoder (models/pretrained.py, engine/stages.py)
@@ -63,11 +63,11 @@ class RunConfig:
     backbone_lr_scale: float = 0.1  # lr of those blocks = lr x this: pretrained features move slowly
     denoise: float = 0.0  # autoencoder: std of Gaussian input noise, 0..1 pixel scale (Keras tutorials: 0.5)
     latent_dim: int = 64  # autoencoder: code size, also the PCA components it is compared with
-    # Budgets and splits that make a comparison fair (compare.py, engine/budget.py, tuning.py)
+    # Budgets and splits that make a comparison fair (runs/grid.py, engine/budget.py, runs/tuning.py)
     folds: int | None = None  # K: stratified K-fold of the training data replaces --val-fraction; one run per fold
     fold: int = 0  # which of the K folds validates this run
     time_budget: float | None = None  # seconds of training per run; the epochs are sized to fit (engine/budget.py)
-    tune: int | None = None  # trials of hyperparameter search per model before the seeds are trained (tuning.py)
+    tune: int | None = None  # trials of hyperparameter search per model before the seeds are trained (runs/tuning.py)
     name_axes: list[str] = field(default_factory=list)  # grid axes that vary, so they appear in the run id
 
     def __post_init__(self):

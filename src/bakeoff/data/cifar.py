@@ -11,7 +11,7 @@ from ..errors import DatasetError, one_line
 from .arrays import load_arrays
 from .dataset import Dataset
 from .labels import as_labels, class_names
-from .safe_pickle import UnsafePickle, safe_loads
+from .safe_pickle import safe_loads, UnsafePickle
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 BATCHES_DIR = "cifar-10-batches-py"

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..files import read_arrays, write_arrays
 from .dataset import Dataset
 from .locate import cache_dir
-from ..files import read_arrays, write_arrays
 
 TEST_FRACTION = 0.2  # the set has no official split; 20% = 360 test images, ~36 per class
 SPLIT_SEED = 0  # fixed, apart from any run seed: every run is tested on the same 360 images

@@ -1,6 +1,6 @@
 """What a dataset's images look like, measured once at training time, so photos can be brought into that domain.
 
-`bakeoff predict` and `serve` read the result from the checkpoint's preprocessing (serve/preprocess.py).
+`bakeoff predict` and `serve` read the result from the checkpoint's preprocessing (data/photos/preprocess.py).
 """
 from __future__ import annotations
 

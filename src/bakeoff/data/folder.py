@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 
 from ..errors import DatasetError, one_line
 from .dataset import Dataset
-from .images import GRAY_MODES, center_crop
+from .images import center_crop, GRAY_MODES
 from .splits import stratified_indices
 
 # Compared lower-cased; every format PIL decodes that cameras and the web use. `bakeoff predict DIR` takes the same.

@@ -1,7 +1,7 @@
 """One decoded image -> 8-bit pixels: the folder loader's steps, which serving repeats on photos.
 
 Kept apart from the folder walk (folder.py) so that `bakeoff predict` and `serve` crop a photo with the very
-function that cropped the training images, not a copy of it (serve/preprocess.py).
+function that cropped the training images, not a copy of it (data/photos/preprocess.py).
 """
 from __future__ import annotations
 

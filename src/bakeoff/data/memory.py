@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..files import atomic_write_bytes
-from .arrays import REQUIRED_KEYS, dataset_from_arrays
+from .arrays import dataset_from_arrays, REQUIRED_KEYS
 
 WHERE = "data"  # how errors name the arrays: `data: x_train: images of shape ...`
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .epoch import Split, evaluate, run_epoch
+from .epoch import evaluate, run_epoch, Split
 from .optim import build_optimizer
 
 PROBE_STEPS = 3  # timed training steps, after one untimed warm-up step (first-call kernel setup)

@@ -10,6 +10,7 @@ import os
 
 import torch
 import torch.distributed as dist
+
 from ..errors import ConfigError
 
 

@@ -17,13 +17,13 @@ from ..config import RunConfig
 from . import distributed, interrupt
 from .augment import Augment, Chain, flip_suits
 from .budget import plan_epochs
-from .epoch import Diverged, Split, evaluate, run_epoch, uses_tta
-from .photo_augment import PhotoAugment
+from .epoch import Diverged, evaluate, run_epoch, Split, uses_tta
 from .objectives import Classification
 from .optim import build_optimizer, build_schedule
+from .photo_augment import PhotoAugment
 from .progress import EpochProgress
 from .resize import epoch_sizes
-from .state import TrainState, load_state, save_state, snapshot
+from .state import load_state, save_state, snapshot, TrainState
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Augmentation that imitates how photos vary once converted into a benchmark's look (`--photo-augment`).
 
-A photo brought into Fashion-MNIST's domain (serve/preprocess.py) differs from the dataset's product shots in
+A photo brought into Fashion-MNIST's domain (data/photos/preprocess.py) differs from the dataset's product shots in
 ways the crop-and-flip augmentation never shows a model: the object is a little smaller or larger, wider or
 narrower, tilted, dimmer (a light garment differs little from its background) and softer (a phone photo
 downscaled). Each training batch gets a random mix of those, batched on tensors: one affine warp (scale

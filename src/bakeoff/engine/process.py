@@ -7,6 +7,7 @@ program that trains through the library can call it too, before it first imports
 from __future__ import annotations
 
 import os
+
 from .heap import keep_freed_memory
 
 

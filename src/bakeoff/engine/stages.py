@@ -28,9 +28,16 @@ from pathlib import Path
 import torch.nn as nn
 
 from .budget import stage_budget
-from .features import CACHE_LIMIT_BYTES, HeadOnly, PartlyFrozen, cache_bytes, extract_features, frozen
-from .loop import FitResult, fit
 from .epoch import Split
+from .features import (
+    CACHE_LIMIT_BYTES,
+    HeadOnly,
+    PartlyFrozen,
+    cache_bytes,
+    extract_features,
+    frozen,
+)
+from .loop import fit, FitResult
 from .objectives import Noise, Reconstruction, Reconstructor
 
 

@@ -1,5 +1,13 @@
 """The model zoo. Importing this package registers every model family."""
-from .registry import create_model, has_trait, is_model, list_models, model_doc, models_with, register_model
-from . import mlp, cnn, resnet, fastnet, vgg, resnet_imagenet, efficientnet, autoencoder  # noqa: F401  (registers)
+from . import autoencoder, cnn, efficientnet, fastnet, mlp, resnet, resnet_imagenet, vgg  # noqa: F401  (registers)
+from .registry import (
+    create_model,
+    has_trait,
+    is_model,
+    list_models,
+    model_doc,
+    models_with,
+    register_model,
+)
 
 __all__ = ["create_model", "has_trait", "is_model", "list_models", "model_doc", "models_with", "register_model"]

@@ -75,7 +75,7 @@ class ClassifierBase(nn.Module):
 
     @classmethod
     def tunable(cls) -> dict[str, tuple]:
-        """RunConfig fields `--tune` searches for this family besides lr and weight decay (tuning.py), as
+        """RunConfig fields `--tune` searches for this family besides lr and weight decay (runs/tuning.py), as
         {field: ("int" | "float", low, high, log) or ("categorical", [choices])}. None by default."""
         return {}
 
@@ -96,7 +96,7 @@ class ClassifierBase(nn.Module):
         return [p for p in self.parameters() if id(p) not in skip]
 
     def cam_layer(self) -> nn.Module | None:
-        """The convolution whose output Grad-CAM explains (engine/cam.py), or None when there is none (mlp).
+        """The convolution whose output Grad-CAM explains (analysis/cam.py), or None when there is none (mlp).
 
         The last convolution the forward pass runs whose map is still at least 1/8 of the largest one's side
         (and 2 px): a 1x1 map at the end of vgg16 on 32 px images would give every pixel the same weight.

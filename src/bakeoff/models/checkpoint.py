@@ -10,9 +10,9 @@ import torch
 import torch.nn as nn
 
 from ..errors import BakeoffError, one_line
-from ..store.runfolder import CHECKPOINT_FILE
 from ..files import atomic_write_bytes
-from .checkpoint_check import CheckpointError, check_checkpoint
+from ..store.runfolder import CHECKPOINT_FILE
+from .checkpoint_check import check_checkpoint, CheckpointError
 from .registry import create_model
 
 

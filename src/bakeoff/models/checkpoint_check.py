@@ -15,7 +15,7 @@ from ..errors import BakeoffError
 from .registry import create_model, is_model, list_models
 
 MAX_CLASSES = 100_000  # outputs: ImageNet-21k has 21,841; more is a damaged file, not a classifier
-MAX_IMG_SIZE = 512  # px: what --img-size accepts (config.py); 30,000 would cost GBs per photo
+MAX_IMG_SIZE = 512  # px: what --img-size accepts (config/run.py); 30,000 would cost GBs per photo
 CHANNELS = (1, 3)  # gray or RGB: what every loader produces
 BACKGROUNDS = ("dark", "light", "none")  # data/domain.py's photo_domain
 OBJECT_FILL = (0.3, 1.0)  # photo_domain clamps the measured share of the side to this range

@@ -4,7 +4,7 @@ Stem conv, then three blocks of conv -> max-pool -> BatchNorm -> GELU -> conv ->
 max-pool and a bias-free linear layer whose logits are scaled down (airbench's 1/9: large logits early in
 training make the loss saturate). Pooling right after each block's first conv keeps most of the arithmetic
 at the lower resolutions, which is what makes it cheap on 2 CPU cores. Widths are options; the defaults were
-measured for the `--recipe fast` presets (see engine/recipes.py and bench/time_to_accuracy.py).
+measured for the `--recipe fast` presets (see config/recipes.py and bench/time_to_accuracy.py).
 """
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ from ..errors import ConfigError, unknown_choice
 from .pretrained import IMAGENET_WEIGHTS
 from .registry import has_trait, is_model, list_models, models_with
 
-
 PRETRAINED_FOLDER_IMG_SIZE = 160  # folder photos for ImageNet backbones, unless --img-size says otherwise:
 # efficientnet-lite0 on clothing-photos, head only, 15 epochs: validation accuracy 72.0% at 64 px (the folder
 # default cap), 84.0% at 128, 86.3% at 160, whose features cost 1.6x 128's (docs/transfer-learning.md)

@@ -17,18 +17,17 @@ parameters form the backbone and which the head, each model says itself (`backbo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from ..errors import BakeoffError, ConfigError, one_line
-from .checkpoint import checkpoint_path, load_checkpoint
-from ..store.runfolder import read_config
 from ..data.download import fetch
+from ..errors import BakeoffError, ConfigError, one_line
+from ..store.runfolder import read_config
+from .checkpoint import checkpoint_path, load_checkpoint
 
 
 @dataclass(frozen=True)

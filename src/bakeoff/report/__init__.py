@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..files import disk_errors
-from ..store.comparison import Comparison, collect, reload_dataset
+from ..store.comparison import collect, Comparison, reload_dataset
 from . import fingerprint
 from .html import write_html
 from .markdown import write_markdown
@@ -50,7 +50,9 @@ def build_report(out: str | Path, dataset=None, only_if_changed: bool = False) -
 
 def build_cross_dataset_report(out: Path, comparison_dirs: list[Path]) -> Path:
     """OUT/report.html and report.md ranking the models over several comparison folders (across_datasets.py)."""
-    from .across_datasets import write_cross_dataset_report  # late, as build_report's drawing modules
+    from .across_datasets import (
+        write_cross_dataset_report,  # late, as build_report's drawing modules
+    )
 
     return write_cross_dataset_report(out, comparison_dirs)
 

@@ -19,13 +19,13 @@ import numpy as np
 
 from .. import files
 from ..errors import BakeoffError
-from ..store.leaderboard import OPTION_COLUMNS, ROW_KEY, fmt, pct
 from ..files import disk_errors
-from .blocks import Cell, Document, Figure, Section, Table, Text, cell, slug
-from .cd_diagram import cd_diagram
+from ..store.leaderboard import fmt, OPTION_COLUMNS, pct, ROW_KEY
 from ..store.runfolder import GRID_FILE
+from .blocks import Cell, cell, Document, Figure, Section, slug, Table, Text
+from .cd_diagram import cd_diagram
 from .figures import plain_text
-from .friedman import RankTest, rank_models
+from .friedman import rank_models, RankTest
 from .html import write_html
 from .markdown import write_markdown
 from .stats import ALPHA

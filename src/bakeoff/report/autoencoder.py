@@ -1,6 +1,6 @@
 """An autoencoder run's own blocks: its linear probe against PCA, and three figures drawn from autoencoder.npz.
 
-The engine saves arrays, not pictures (engine/autoencoder_views.py), so the report draws them here
+The engine saves arrays, not pictures (analysis/autoencoder_views.py), so the report draws them here
 with the rest of its figures and a run copied without the file still reports, with a note.
 """
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 
 from .. import files
 from ..store import runfolder
+from ..store.comparison import Run, UNREADABLE_NPZ
 from ..store.leaderboard import pct
 from . import figures
 from .blocks import Figure, Text
-from ..store.comparison import UNREADABLE_NPZ, Run
 
 IMAGE_KEYS = ("images", "reconstructions", "noisy", "denoised")  # (n, H, W) grey or (n, H, W, 3) RGB, 0..1
 MAP_KEYS = ("codes_xy", "pca_xy", "map_labels")  # (m, 2), (m, 2) t-SNE coordinates; (m,) class indices

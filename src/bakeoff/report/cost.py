@@ -1,11 +1,11 @@
 """Section 6, cost vs accuracy: what each configuration's accuracy costs in inference time and size."""
 from __future__ import annotations
 
-from ..store.leaderboard import fmt, pct
-from . import figures
-from .blocks import Figure, Section, Table, Text, cell
 from ..store.comparison import Comparison
+from ..store.leaderboard import fmt, pct
 from ..store.rows import row_label
+from . import figures
+from .blocks import cell, Figure, Section, Table, Text
 from .stats import pareto_front
 
 

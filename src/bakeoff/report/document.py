@@ -3,10 +3,19 @@ from __future__ import annotations
 
 import time
 
-from . import cost, overview, per_model, ranking, real_photos, significance, training, why
+from ..store.comparison import Comparison
+from . import (
+    cost,
+    overview,
+    per_model,
+    ranking,
+    real_photos,
+    significance,
+    training,
+    why,
+)
 from .blocks import Document
 from .figures import plain_text
-from ..store.comparison import Comparison
 
 
 def build_document(cmp: Comparison, ds, ds_note: str) -> Document:

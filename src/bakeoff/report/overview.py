@@ -6,12 +6,12 @@ from dataclasses import fields
 import numpy as np
 
 from ..config import RunConfig
-from ..store.leaderboard import pct
-from . import figures
-from .blocks import Details, Figure, Row, Section, Table, Text, cell
-from ..store.comparison import Comparison, Run
-from ..store.rows import row_label
 from ..data import train_val_split
+from ..store.comparison import Comparison, Run
+from ..store.leaderboard import pct
+from ..store.rows import row_label
+from . import figures
+from .blocks import cell, Details, Figure, Row, Section, Table, Text
 
 MAX_SAMPLE_CLASSES = 20  # dataset card: sample strips for at most this many classes
 SAMPLES_PER_CLASS = 8

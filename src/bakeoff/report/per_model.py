@@ -6,13 +6,13 @@ import math
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from ..store.comparison import Comparison, Run
 from ..store.leaderboard import pct
+from ..store.rows import best_row_per_model, row_label
 from . import figures
 from .autoencoder import autoencoder_blocks
-from .blocks import Details, Figure, Row, Section, Table, Text, cell, slug
-from ..store.comparison import Comparison, Run
+from .blocks import cell, Details, Figure, Row, Section, slug, Table, Text
 from .figures import RIGHT, WRONG
-from ..store.rows import best_row_per_model, row_label
 from .summary import summarize
 
 SAMPLE_IMAGES = 30  # predicted-samples grid: about this many test images, every class present

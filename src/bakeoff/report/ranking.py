@@ -2,9 +2,14 @@
 configuration cost in a second table beside it."""
 from __future__ import annotations
 
-from ..store.leaderboard import OPTION_COLUMNS, fmt, shown_columns, validation_resolution
-from .blocks import Cell, Section, Table, Text, cell
 from ..store.comparison import Comparison
+from ..store.leaderboard import (
+    OPTION_COLUMNS,
+    fmt,
+    shown_columns,
+    validation_resolution,
+)
+from .blocks import Cell, cell, Section, Table, Text
 
 # (key, header, which way is better: "max", "min" or None for no highlight); values as leaderboard.fmt writes them
 LEADERBOARD = [
@@ -18,7 +23,7 @@ LEADERBOARD = [
     ("real_acc_mean", "real photos acc (%)", "max"),  # only where --real-photos scored the runs
     ("photo_val_acc", "held-out train photos acc (%)", "max"),  # only under --train-photos
     ("test_loss", "test loss", "min"),
-    ("ece", "ECE (%)", "min"),  # calibration (analysis.py): 0 when confidence matches accuracy
+    ("ece", "ECE (%)", "min"),  # calibration (analysis/finished.py): 0 when confidence matches accuracy
     ("ece_calibrated", "ECE after T (%)", "min"),  # after temperature scaling fitted on validation
     ("corrupted_acc", "corrupted acc (%)", "max"),  # mean over 7 corruptions x 3 severities
     ("corruption_drop", "drop (%)", "min"),  # 1 - corrupted / clean accuracy, same images

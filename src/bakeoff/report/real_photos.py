@@ -1,6 +1,6 @@
 """The real-photo section: how each model does on a folder of real photos (`--real-photos`), and what it saw.
 
-Drawn from each scored run's real_photos.npz and metrics.json (serve/real_photos.py wrote them); nothing
+Drawn from each scored run's real_photos.npz and metrics.json (analysis/real_photos.py wrote them); nothing
 here is used to choose or order anything.
 """
 from __future__ import annotations
@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from ..store.leaderboard import pct
-from ..store.runfolder import REAL_PHOTOS_FILE
 from ..files import read_arrays
-from . import figures
-from .blocks import Figure, Section, Table, Text, cell, slug
-from ..store.comparison import UNREADABLE_NPZ, Comparison
-from .figures import RIGHT, WRONG
+from ..store.comparison import Comparison, UNREADABLE_NPZ
+from ..store.leaderboard import pct
 from ..store.rows import best_row_per_model, row_label
+from ..store.runfolder import REAL_PHOTOS_FILE
+from . import figures
+from .blocks import cell, Figure, Section, slug, Table, Text
+from .figures import RIGHT, WRONG
 
 
 def real_photos(cmp: Comparison) -> Section | None:

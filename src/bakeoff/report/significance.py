@@ -1,12 +1,12 @@
 """Section 3, is the best model really better: paired tests of each configuration against the best, per seed."""
 from __future__ import annotations
 
-from ..store.leaderboard import pct
-from .blocks import Section, Table, Text, cell
 from ..store.comparison import Comparison
-from .holm import holm_adjust
+from ..store.leaderboard import pct
 from ..store.rows import row_label
-from .stats import ALPHA, PairedTest, paired_test
+from .blocks import cell, Section, Table, Text
+from .holm import holm_adjust
+from .stats import ALPHA, paired_test, PairedTest
 
 
 def significance(cmp: Comparison) -> Section:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import figures
-from .blocks import Figure, Section, Text
 from ..store.comparison import Comparison
 from ..store.rows import best_row_per_model, row_label
+from . import figures
+from .blocks import Figure, Section, Text
 
 MAX_CONFIGURATIONS = 10  # lines on one learning-curve chart; more and only each model's best is drawn
 

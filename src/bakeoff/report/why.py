@@ -1,6 +1,6 @@
 """Why one model wins: calibration, robustness under corruption and Grad-CAM, one section each.
 
-The numbers were measured after training by analysis.py and left in the run folders (calibration.json,
+The numbers were measured after training by analysis/finished.py and left in the run folders (calibration.json,
 robustness.json) and in OUT/gradcam.npz; this module only reads and shows them, for each model's best
 configuration (the run the per-model sections show).
 """
@@ -10,12 +10,12 @@ import numpy as np
 
 from .. import files
 from ..store import runfolder
+from ..store.comparison import Comparison, Run, UNREADABLE_NPZ
 from ..store.leaderboard import pct
-from . import why_figures
-from .blocks import Figure, Section, Table, Text, cell
-from ..store.comparison import UNREADABLE_NPZ, Comparison, Run
-from .overview import seconds
 from ..store.rows import best_row_per_model, row_label
+from . import why_figures
+from .blocks import cell, Figure, Section, Table, Text
+from .overview import seconds
 
 NOT_MEASURED = ("made before bakeoff measured it, or the analysis was stopped; the same bakeoff compare command "
                 "adds it without retraining")

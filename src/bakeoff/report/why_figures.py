@@ -1,6 +1,6 @@
 """Pictures of why one model wins: reliability diagrams, accuracy under corruption, Grad-CAM maps.
 
-Drawn like figures.py (object API, Agg canvas, PNG bytes), from the numbers analysis.py left in the run folders.
+Drawn like figures.py (object API, Agg canvas, PNG bytes), from the numbers analysis/finished.py left in the run folders.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from .figures import LINE_PX, RIGHT, WRONG, _canvas, _colors, png, to_display
+from .figures import _canvas, _colors, LINE_PX, png, RIGHT, to_display, WRONG
 
 SEVERITY_TICKS = ["clean", "1", "2", "3"]
 

@@ -15,11 +15,11 @@ import torch.distributed as dist
 
 from ..config import RunConfig
 from ..data import load_dataset
-from ..store.runfolder import METRICS_FILE
-from ..files import write_json
 from ..engine.distributed import init_from_env, rank_world
+from ..files import write_json
 from ..store.leaderboard import build_leaderboard, write_leaderboard
-from .runner import PreparedData, execute_run
+from ..store.runfolder import METRICS_FILE
+from .runner import execute_run, PreparedData
 
 
 def train_distributed(cfg: RunConfig, out: Path, quiet: bool) -> dict | None:

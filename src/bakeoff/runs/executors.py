@@ -13,11 +13,11 @@ from typing import Iterable, Iterator
 
 from ..config import RunConfig
 from ..engine import interrupt
-from ..errors import ConfigError, unknown_choice
-from ..store.runfolder import METRICS_FILE, state_files
-from ..files import atomic_write_bytes
-from .runner import PreparedData, execute_run
 from ..engine.process import configure_process
+from ..errors import ConfigError, unknown_choice
+from ..files import atomic_write_bytes
+from ..store.runfolder import METRICS_FILE, state_files
+from .runner import execute_run, PreparedData
 
 EXECUTORS = ("local", "ray")
 

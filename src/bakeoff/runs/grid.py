@@ -9,26 +9,25 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..analysis.finished import analyse_runs, write_cams
+from ..analysis.real_photos import score_comparison
 from ..config import GridConfig, RunConfig
 from ..data import load_dataset, train_val_split
-from ..store.leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
-from ..errors import ConfigError
-from .executors import LocalExecutor
-from .progress import GridProgress
-from ..store.record import comparison_record
-from ..files import disk_errors
-from ..store.locks import run_lock
-from ..models.pretrained import check_sources
-from ..store.runfolder import read_config, read_status, versions
-from ..files import read_json, write_json
-from ..store.matching import same_run
-from .runner import PreparedData
-from ..models.options import grid_runs
-from ..analysis.finished import analyse_runs, write_cams
-from ..report import build_report
 from ..data.photos.folders import labelled_photos, parse_class_map
 from ..data.photos.training import check_photo_folders
-from ..analysis.real_photos import score_comparison
+from ..errors import ConfigError
+from ..files import disk_errors, read_json, write_json
+from ..models.options import grid_runs
+from ..models.pretrained import check_sources
+from ..report import build_report
+from ..store.leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
+from ..store.locks import run_lock
+from ..store.matching import same_run
+from ..store.record import comparison_record
+from ..store.runfolder import read_config, read_status, versions
+from .executors import LocalExecutor
+from .progress import GridProgress
+from .runner import PreparedData
 
 LOCK_FILE = ".lock"
 
@@ -42,22 +41,23 @@ def is_done(cfg: RunConfig, run_dir: Path) -> bool:
 
 
 def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console | None = None,
-             executor=None, real_photos: str | None = None, class_map: str | None = None,
+             executor=None,
              robustness: bool = True) -> list[dict]:
     """Run every run of the grid not already done; write and return the leaderboard rows.
 
     Runs another process is training (same OUT) are left to it and waited for at the end; one it did not
     finish, or finished under other settings, is then trained here (`_after_waiting`).
-    `executor` (default: this process) trains the runs that are left; see executors.py.
-    `real_photos`: a folder of class folders of real photos every finished run is scored on afterwards, as
-    `predict` would see them (`class_map`: 'FOLDER=CLASS,...' for names that do not match; serve/real_photos.py).
+    `executor` (default: this process) trains the runs that are left; see runs/executors.py.
+    `grid.real_photos`: a folder of class folders of real photos every finished run is scored on afterwards, as
+    `predict` would see them (`grid.class_map`: 'FOLDER=CLASS,...' for names that do not match; analysis/real_photos.py).
     Then every finished run gets its calibration and (unless `robustness` is False) robustness numbers, and
-    the comparison its Grad-CAM maps (analysis.py): measured once, kept in the run folders.
+    the comparison its Grad-CAM maps (analysis/finished.py): measured once, kept in the run folders.
     Raises `Interrupted` on SIGINT/SIGTERM (inside `interrupt.graceful_signals()`), the current run
     saved for resuming.
     """
     console = console or Console(stderr=True, quiet=quiet, soft_wrap=True)
     runs = grid_runs(grid)  # validates every configuration before any work starts
+    real_photos, class_map = grid.real_photos, grid.class_map
     for cfg in runs:
         check_sources(cfg)  # and the files they name
     first = runs[0]
@@ -133,7 +133,7 @@ def _same_grid_json(path: Path, grid_json: dict) -> bool:
 
 def _tuned(runs: list[RunConfig], data: PreparedData, out: Path, console) -> list[RunConfig]:
     """--tune N: each leaderboard row's hyperparameters searched once, at the grid's first seed (and fold), on
-    validation only (tuning.py); every seed of the row then trains with the best trial's values."""
+    validation only (runs/tuning.py); every seed of the row then trains with the best trial's values."""
     from .tuning import tune  # late: Optuna (about a second to import) loads only for a grid that tunes
 
     first_seed = {}

@@ -15,16 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import files
-from ..store import runfolder
 from ..config import AXIS_TAGS, GRID_AXES, RunConfig
 from ..config.values import short_repr
 from ..errors import BakeoffError
+from ..files import disk_errors
+from ..report import build_report
+from ..store import runfolder
+from ..store.comparison import collect
 from ..store.leaderboard import write_leaderboard
 from ..store.record import comparison_record
 from ..store.runfolder import GRID_FILE
-from ..store.comparison import collect
-from ..files import disk_errors
-from ..report import build_report
 
 # What must be equal for two runs to be compared on the same footing: the images and how they were split.
 SAME_DATA = ("name", "classes", "n_train", "n_test", "shape")

@@ -1,4 +1,4 @@
-"""One training run end to end: split, build, fit, test, and write the run folder (format: runfolder.py)."""
+"""One training run end to end: split, build, fit, test, and write the run folder (format: store/runfolder.py)."""
 from __future__ import annotations
 
 import math
@@ -10,14 +10,15 @@ import torch
 import torch.nn as nn
 
 from .. import files
-from ..store import runfolder
+from ..analysis.autoencoder_views import autoencoder_views
 from ..config import RunConfig
 from ..data import Dataset, train_val_split
 from ..data.domain import photo_domain
+from ..data.photos.training import photo_split, repeats
 from ..data.pixels import normalize
 from ..engine.device import resolve_device, resolve_precision
+from ..engine.epoch import Diverged, evaluate, Split, uses_tta
 from ..engine.interrupt import Interrupted
-from ..engine.epoch import Diverged, Split, evaluate, uses_tta
 from ..engine.loop import FitResult
 from ..engine.memory import PeakMemory
 from ..engine.metrics import count_params, forward_mflops, train_mflops
@@ -26,8 +27,7 @@ from ..engine.whitening import whiten_stem
 from ..models import create_model
 from ..models.checkpoint import save_checkpoint
 from ..models.pretrained import check_sources, input_stats, load_pretrained, model_options
-from ..data.photos.training import photo_split, repeats
-from ..analysis.autoencoder_views import autoencoder_views
+from ..store import runfolder
 
 
 @dataclass
@@ -114,7 +114,7 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
         "peak_memory_mb": memory.peak_mb, "peak_memory_kind": memory.kind,
         "infer_ms": 1000 * test_result.seconds / len(test),  # per image, batched, on the test set
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,  # what else ran meanwhile
-        **extra,  # transfer / autoencoder numbers (engine/stages.py, engine/autoencoder_views.py)
+        **extra,  # transfer / autoencoder numbers (engine/stages.py, analysis/autoencoder_views.py)
     }
     save_checkpoint(run_dir / runfolder.CHECKPOINT_FILE, model, model_name=cfg.model, model_kwargs=model_kwargs,
                     classes=ds.classes, preprocessing=data.preprocessing(), config=cfg.to_dict(), metrics=metrics)
@@ -170,7 +170,7 @@ def _photo_images(counts: dict | None) -> int:
 
 def _with_photos(cfg: RunConfig, data: PreparedData, train: Split, device: torch.device) -> tuple[Split, Split, dict]:
     """The training split joined by --train-photos' photos (repeated to their share of an epoch), the photos
-    held out, and the counts for metrics.json (photo_training.py)."""
+    held out, and the counts for metrics.json (data/photos/training.py)."""
     photos = photo_split(cfg.train_photos, cfg.photo_class_map, data.dataset.classes, data.preprocessing(), cfg.seed)
     times = repeats(len(train), len(photos.y_train))
     joined = Split(torch.cat([train.x, photos.x_train.to(device).repeat(times, 1, 1, 1)]),

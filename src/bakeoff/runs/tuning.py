@@ -35,9 +35,9 @@ from ..config import RunConfig
 from ..engine.epoch import Diverged
 from ..errors import ConfigError
 from ..files import atomic_write_text, file_safe
-from .runner import PreparedData, train_for_validation
 from ..models import create_model
 from ..models.pretrained import model_options
+from .runner import PreparedData, train_for_validation
 
 TUNING_DIR = "tuning"  # under the comparison's folder
 FORMAT = 1  # bump when the search or the file changes meaning: files of another format are not reused

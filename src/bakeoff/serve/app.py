@@ -23,14 +23,20 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .. import __version__
-from ..errors import BakeoffError
-from .batching import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_MS, BatchFailed, BatcherClosed, ModelBatchers
-from .budget import DEFAULT_BUDGET, MemoryBudget
 from ..data.photos.decode import decode_bytes
-from .guards import Guards
-from .predictor import Predictor, decode_side
-from .protocol import HEAD_TIMEOUT, MAX_HEAD, connection_limit, with_head_timeout
 from ..data.photos.preprocess import MAX_PIXELS, PhotoError
+from ..errors import BakeoffError
+from .batching import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_WINDOW_MS,
+    BatcherClosed,
+    BatchFailed,
+    ModelBatchers,
+)
+from .budget import DEFAULT_BUDGET, MemoryBudget
+from .guards import Guards
+from .predictor import decode_side, Predictor
+from .protocol import connection_limit, HEAD_TIMEOUT, MAX_HEAD, with_head_timeout
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 10 * 1024 * 1024  # bytes: a 12 Mpixel phone JPEG is 3-6 MB

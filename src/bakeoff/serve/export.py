@@ -15,13 +15,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..models.checkpoint import checkpoint_path, load_checkpoint, model_from_checkpoint
-from ..models.checkpoint_check import CheckpointError, check_metadata
-from ..models.inference import torch_forward
-from ..errors import BakeoffError, unknown_choice
-from .outputs import check_destination, write_file
 from ..data import load_dataset
 from ..data.pixels import normalize
+from ..errors import BakeoffError, unknown_choice
+from ..models.checkpoint import checkpoint_path, load_checkpoint, model_from_checkpoint
+from ..models.checkpoint_check import check_metadata, CheckpointError
+from ..models.inference import torch_forward
+from .outputs import check_destination, write_file
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 TOLERANCE = 1e-4  # max |logit difference| accepted between the export and PyTorch

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..data.folder import IMAGE_EXTS  # what a folder dataset counts as images counts as photos here
+from ..data.folder import (
+    IMAGE_EXTS,  # what a folder dataset counts as images counts as photos here
+)
 from ..errors import BakeoffError
 from ..files import atomic_write_bytes
 

@@ -15,13 +15,13 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..data.pixels import normalize_images
-from ..errors import BakeoffError, unknown_choice
-from ..store.runfolder import CHECKPOINT_FILE, read_status
 from ..data.photos.decode import MIN_SIDE
 from ..data.photos.preprocess import MAX_PIXELS, model_view, open_photo
+from ..data.pixels import normalize_images
+from ..errors import BakeoffError, unknown_choice
 from ..models import inference
 from ..models.inference import load_forward, softmax
+from ..store.runfolder import CHECKPOINT_FILE, read_status
 from .export import onnx_metadata, onnx_session, verified
 
 RUNTIMES = ("torch", "onnx")
@@ -39,7 +39,7 @@ class LoadedModel:
     metrics: dict
     forward: Callable[[np.ndarray], np.ndarray]
     runtime: str
-    temperature: float | None = None  # fitted on validation after training (analysis.py); None: not fitted
+    temperature: float | None = None  # fitted on validation after training (analysis/finished.py); None: not fitted
     calibrated: bool = False  # forward divides the logits by `temperature` (--calibrated)
 
     def describe(self) -> dict:

@@ -13,10 +13,9 @@ from PIL import Image
 
 from ..data.arrays import to_nchw
 from ..data.memory import as_numpy
-from ..errors import BakeoffError
-from .predictor import LoadedModel, calibrated, decode_side, load_model, probabilities
-from .predictor import top_k as top_classes
 from ..data.photos.preprocess import model_view, open_photo
+from ..errors import BakeoffError
+from .predictor import calibrated, decode_side, load_model, LoadedModel, probabilities, top_k as top_classes
 
 PHOTO_TYPES = (str, Path, bytes)
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import files
-from . import runfolder
-from .runfolder import GRID_FILE
 from ..config import GRID_AXES, GridConfig, RunConfig
+from ..data import load_dataset
 from ..errors import BakeoffError, one_line
+from ..models.options import grid_runs
+from . import runfolder
 from .leaderboard import build_leaderboard, row_key
 from .matching import same_run
-from ..models.options import grid_runs
-from ..data import load_dataset
+from .runfolder import GRID_FILE
 
 # What reading a damaged .npz raises: np.load's errors, and zipfile's and zlib's for a truncated archive
 UNREADABLE_NPZ = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
@@ -70,7 +70,7 @@ class Comparison:
     versions: dict
     runs: list[Run]  # in grid order (model-major)
     rows: list[dict]  # leaderboard rows, best validation accuracy first (the same function wrote leaderboard.csv)
-    record: dict = field(default_factory=dict)  # grid.json "record": command, CPU, load at start (record.py)
+    record: dict = field(default_factory=dict)  # grid.json "record": command, CPU, load at start (store/record.py)
     strays: list[str] = field(default_factory=list)  # run folders in OUT that its grid.json does not name
 
     @property
@@ -125,7 +125,7 @@ def collect(out: str | Path) -> Comparison:
         raise BakeoffError(f"{grid_file}: not a bakeoff {GRID_FILE} (unreadable, or no 'grid' and 'dataset' in it)")
     grid, dataset = saved["grid"], saved["dataset"]
     known = set(GRID_AXES) | {f.name for f in fields(RunConfig)}  # an option a later version dropped must not stop it
-    if isinstance(saved.get("runs"), list):  # a merged comparison (merge.py) lists its runs' configs
+    if isinstance(saved.get("runs"), list):  # a merged comparison (runs/merge.py) lists its runs' configs
         configs = [RunConfig.from_dict({k: v for k, v in c.items() if k in known}) for c in saved["runs"]]
     else:
         configs = grid_runs(GridConfig.from_options({k: v for k, v in grid.items() if k in known}))

@@ -16,9 +16,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ..files import atomic_write_text
 from ..config import RunConfig
 from ..errors import BakeoffError
+from ..files import atomic_write_text
 
 COLUMNS = ["model", "optimizer", "lr", "augment", "n_seeds", "train_acc", "val_acc", "val_loss", "test_acc_mean",
            "test_acc_std", "real_acc_mean", "real_acc_std", "photo_val_acc", "test_loss", "ece", "ece_calibrated",
@@ -29,8 +29,8 @@ REAL_COLUMNS = ("real_acc_mean", "real_acc_std", "photo_val_acc")  # accuracy on
 # Means over seeds of these metrics.json fields.
 AVERAGED = ["train_acc", "val_acc", "val_loss", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_s",
             "train_gflops_per_s", "peak_memory_mb", "infer_ms",
-            "photo_val_acc",  # --train-photos: the held-out photos (photo_training.py)
-            "ece", "ece_calibrated", "corrupted_acc", "corruption_drop"]  # analysis.py: after training, from best.pt
+            "photo_val_acc",  # --train-photos: the held-out photos (data/photos/training.py)
+            "ece", "ece_calibrated", "corrupted_acc", "corruption_drop"]  # analysis/finished.py: after training, from best.pt
 ROW_KEY = ("model", "optimizer", "lr", "augment")  # shown first; a row's identity is its row_id
 # Options besides those that may differ between rows (grid axes, a mixed line-up's transfer options): each one that
 # does gets a column after `augment`, in this order.

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import RunConfig
+from ..data.registry import builtin_name, DATASETS
 from ..errors import BakeoffError
-from ..data.registry import DATASETS, builtin_name
 
 
 def normalized(config: dict) -> dict:

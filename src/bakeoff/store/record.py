@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-
 _command: list[str] | None = None  # the arguments `bakeoff` was given, set by cli.main
 
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..config import RunConfig
-from .leaderboard import OPTION_COLUMNS, fmt
 from .comparison import Comparison
+from .leaderboard import fmt, OPTION_COLUMNS
 
 
 def row_label(cmp: Comparison, row: dict) -> str:

@@ -82,7 +82,7 @@ def write_predictions(run_dir: Path, y_true: np.ndarray, probs: np.ndarray, loss
 def read_status(run_dir: Path) -> dict | None:
     """The run's metrics.json, or None when the run has not finished (no file, or not JSON).
 
-    One that cannot be trusted (a list, `test_acc` missing or not a number: metrics_check.py) comes back as
+    One that cannot be trusted (a list, `test_acc` missing or not a number: store/metrics_check.py) comes back as
     status 'damaged' with the reason, so compare trains the run again and the report lists it, never trusts it.
     """
     try:
@@ -129,7 +129,9 @@ def _float(v: str | None) -> float | None:
 
 def versions() -> dict:
     """What produced a result: bakeoff's, torch's, numpy's and scikit-learn's versions, Python, the machine."""
-    from importlib.metadata import version  # not `import sklearn`: 1-3 s, most of a rerun with nothing to train
+    from importlib.metadata import (
+        version,  # not `import sklearn`: 1-3 s, most of a rerun with nothing to train
+    )
 
     import torch
 

@@ -11,8 +11,8 @@ import hashlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..store import runfolder
 from ..errors import BakeoffError, one_line
+from ..store import runfolder
 from ..store.comparison import Comparison, Run
 from .params import epoch_metrics, final_metrics, run_params
 

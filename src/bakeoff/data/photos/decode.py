@@ -16,8 +16,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from ..images import SUPPORTED_MODES
 from ...errors import BakeoffError, one_line
+from ..images import SUPPORTED_MODES
 
 # Decoders for photos, nothing else: Pillow would otherwise also try EPS/PS (Ghostscript runs on the upload where
 # installed), PDF, PSD, ICO, SGI and a dozen more. JPEG's opener also reads MPO, how many cameras store JPEGs.

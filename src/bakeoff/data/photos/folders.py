@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..folder import IMAGE_EXTS
 from ...errors import ConfigError, unknown_choice
-from .preprocess import PhotoError, model_view, open_photo
+from ..folder import IMAGE_EXTS
+from .preprocess import model_view, open_photo, PhotoError
 
 
 def parse_class_map(text: str | None) -> dict[str, str]:

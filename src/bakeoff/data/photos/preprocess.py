@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..images import RESAMPLE, center_crop, to_mode
+from ..images import center_crop, RESAMPLE, to_mode
 from ..registry import DATASETS
 from .decode import MAX_PIXELS, PhotoError, open_photo  # noqa: F401  (decoding lives there; callers import here)
 from .segment import object_mask

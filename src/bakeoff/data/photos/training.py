@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...errors import BakeoffError, ConfigError
 from ..pixels import normalize_images
 from ..splits import stratified_indices
-from ...errors import BakeoffError, ConfigError
 from .folders import convert_photos, labelled_photos, parse_class_map
 
 HELD_OUT = 0.2  # of each class's photos, scored after training, never trained on

@@ -1,6 +1,7 @@
 """What this machine's matrix products reach, so a training throughput can be read as a fraction of it.
 
-`bench/peak.py` measures and saves the numbers; other benches call `fraction_of_peak` with them.
+`bench/peak.py` measures and saves the numbers; other benches call `fraction_of_peak` with them. Used by the
+benches alone, so it lives beside them.
 A square n x n product costs 2 n^3 FLOPs (a multiply-add counts as 2, as torch.utils.flop_counter does).
 """
 from __future__ import annotations

@@ -16,8 +16,8 @@ import math
 
 import torch
 
-from .device import cpu_has_bf16
-from .peak import matmul_gflops
+from bakeoff.engine.device import cpu_has_bf16
+from matmul_peak import matmul_gflops  # bench/ is the script's folder, as for results_file
 
 REFERENCE_GFLOPS = 420.0  # bf16 peak of the machine README's and docs/speed.md's times were measured on (419)
 SIZES = (2048, 4096)  # as `bench/peak.py`, which measured the reference: the best of these sizes is the peak
