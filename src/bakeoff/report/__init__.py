@@ -50,9 +50,8 @@ def build_report(out: str | Path, dataset=None, only_if_changed: bool = False) -
 
 def build_cross_dataset_report(out: Path, comparison_dirs: list[Path]) -> Path:
     """OUT/report.html and report.md ranking the models over several comparison folders (across_datasets.py)."""
-    from .across_datasets import (
-        write_cross_dataset_report,  # late, as build_report's drawing modules
-    )
+    # late, as build_report's drawing modules (matplotlib, SciPy)
+    from .across_datasets import write_cross_dataset_report
 
     return write_cross_dataset_report(out, comparison_dirs)
 

@@ -12,9 +12,8 @@ def holm_adjust(p_values: list[float]) -> list[float]:
     """Holm-adjusted p-values, in the order given; compare each with the usual level (0.05)."""
     if not p_values:
         return []
-    from statsmodels.stats.multitest import (
-        multipletests,  # imported here: ~1 s, only when a report needs it
-    )
+    # imported here: ~1 s, only when a report needs it
+    from statsmodels.stats.multitest import multipletests
 
     _, adjusted, _, _ = multipletests(p_values, method="holm")
     return [float(p) for p in adjusted]

@@ -129,9 +129,8 @@ def _float(v: str | None) -> float | None:
 
 def versions() -> dict:
     """What produced a result: bakeoff's, torch's, numpy's and scikit-learn's versions, Python, the machine."""
-    from importlib.metadata import (
-        version,  # not `import sklearn`: 1-3 s, most of a rerun with nothing to train
-    )
+    # not `import sklearn`: 1-3 s, most of a rerun with nothing to train
+    from importlib.metadata import version
 
     import torch
 

@@ -20,9 +20,8 @@ HPARAM_METRICS = ("best_val_acc", "test_acc", "test_loss", "train_seconds")
 
 def log_to_tensorboard(cmp: Comparison) -> Path:
     """Write every finished or failed run's event files; returns the log folder."""
-    from torch.utils.tensorboard import (
-        SummaryWriter,  # needs the tensorboard package (tracking_targets checks)
-    )
+    # needs the tensorboard package (tracking_targets checks)
+    from torch.utils.tensorboard import SummaryWriter
 
     root = cmp.out / LOGDIR
     swept = _swept_options(cmp)
