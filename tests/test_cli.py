@@ -169,3 +169,15 @@ def test_train_writes_one_finished_run_folder(tmp_path, capsys):
 def test_default_out_is_a_safe_folder_name():
     assert default_out("folder:/home/me/My Photos/") == Path("runs/folder-home-me-My-Photos")
     assert default_out("fashion-mnist") == Path("runs/fashion-mnist")
+
+
+def test_models_command_counts_at_another_image_size_without_building_the_weights(capsys):
+    """`models --img-size N`: what a folder of photos at N px would cost; simple-cnn's dense layer grows with the
+    image (billions of weights at 224 px), counted on the meta device rather than allocated."""
+    assert main(["models", "--dataset", "cifar10", "--img-size", "224"]) == 0
+    out = capsys.readouterr().out
+    assert "(3x224x224, 10 classes)" in out
+    row = next(line for line in out.splitlines() if "simple-cnn" in line)
+    assert int(row.split("│")[2].strip().replace(",", "")) > 10**9
+    assert main(["models", "--img-size", "3"]) == 2
+    assert capsys.readouterr().err.strip() == "bakeoff: error: --img-size must be in 4..512, got 3"

@@ -160,6 +160,9 @@ def build_parser() -> Parser:
     p = _sub(sub, "models", "bakeoff models --dataset cifar10",
              "list the registered models with parameter counts and FLOPs for a dataset's input shape")
     p.add_argument("--dataset", help="whose input shape to count for (default: digits)")
+    p.add_argument("--img-size", type=int, metavar="N",
+                   help="count at N x N pixels instead of the dataset's size, as --img-size trains a folder of photos "
+                        "(default: the dataset's)")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
 
     p = _sub(sub, "datasets", "bakeoff datasets --data-dir ../shared/datasets",

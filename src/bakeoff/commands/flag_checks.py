@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from ..errors import ConfigError, unknown_choice
+from ..models.checkpoint_check import MAX_IMG_SIZE
 
 MAX_THREADS = 256  # per request: beyond the cores of any one machine here, never faster
 MAX_UPLOAD_MB = 500  # an upload is held in memory while it decodes; 10 (default) fits a 48 Mpixel phone JPEG
@@ -44,3 +45,8 @@ def check_device(device: str) -> None:
 def check_top_k(k: int) -> None:
     if k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {k}")
+
+
+def check_img_size(img_size: int) -> None:
+    if not 4 <= img_size <= MAX_IMG_SIZE:
+        raise ConfigError(f"--img-size must be in 4..{MAX_IMG_SIZE}, got {img_size}")

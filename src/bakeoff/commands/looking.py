@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 from ..analysis.real_photos import score_comparison
 from ..config import RunConfig
 from ..data import describe_datasets, load_dataset
@@ -21,7 +23,7 @@ from ..store.comparison import collect
 from ..store.leaderboard import write_leaderboard
 from ..store.locks import run_lock
 from ..store.runfolder import read_status
-from .flag_checks import check_device
+from .flag_checks import check_device, check_img_size
 
 
 def cmd_evaluate(args) -> int:
@@ -101,7 +103,9 @@ def cmd_models(args) -> int:
     from rich.table import Table
 
     dataset = args.dataset or RunConfig.dataset
-    (in_chans, img_size, num_classes), rows = model_table(dataset, args.data_dir)
+    if args.img_size is not None:
+        check_img_size(args.img_size)
+    (in_chans, img_size, num_classes), rows = model_table(dataset, args.data_dir, args.img_size)
     table = Table(title=f"models for {dataset} ({in_chans}x{img_size}x{img_size}, {num_classes} classes)")
     for col in ("model", "params", "MFLOPs", "what it is"):
         table.add_column(col, justify="right" if col in ("params", "MFLOPs") else "left")
@@ -111,19 +115,24 @@ def cmd_models(args) -> int:
     return 0
 
 
-def model_table(dataset: str, data_dir: str | None) -> tuple[tuple[int, int, int], list[dict]]:
-    """(in_chans, img_size, num_classes) of the dataset and each model's size at that shape."""
+def model_table(dataset: str, data_dir: str | None,
+                img_size: int | None = None) -> tuple[tuple[int, int, int], list[dict]]:
+    """(in_chans, img_size, num_classes) of the dataset (at `img_size` when given) and each model's size there.
+
+    Models are built on PyTorch's meta device: shapes without memory, so a dense layer that grows with the image
+    (simple-cnn: billions of weights at 224 px) is counted, not allocated."""
     name = builtin_name(dataset)
     if name is not None:  # a built-in's shape is in the table: no data files needed
         info = DATASETS[name]
-        shape = (info.in_chans, info.img_size, info.num_classes)
+        shape = (info.in_chans, img_size or info.img_size, info.num_classes)
     else:
-        ds = load_dataset(dataset, data_dir=data_dir, quiet=True)
+        ds = load_dataset(dataset, data_dir=data_dir, quiet=True, img_size=img_size)
         shape = (ds.in_chans, ds.img_size, ds.num_classes)
     in_chans, img_size, num_classes = shape
     rows = []
     for model_name in list_models():
-        model = create_model(model_name, num_classes=num_classes, in_chans=in_chans, img_size=img_size)
+        with torch.device("meta"):
+            model = create_model(model_name, num_classes=num_classes, in_chans=in_chans, img_size=img_size)
         rows.append({"model": model_name, "params": count_params(model),
                      "mflops": forward_mflops(model, in_chans, img_size), "doc": model_doc(model_name)})
     return shape, rows
