@@ -142,3 +142,24 @@ def test_a_tie_on_validation_accuracy_is_broken_by_validation_loss_never_test():
 
     rows = build_leaderboard([run("a", 0.40, 0.99), run("b", 0.30, 0.50), run("c", 0.30, 0.70)])
     assert [r["model"] for r in rows] == ["b", "c", "a"]  # lower val loss first; equal loss: by name
+
+
+def test_a_model_that_predicts_one_class_for_every_test_image_is_called_out(tmp_path, capsys):
+    """Every image the same: no model can tell the classes apart, so each predicts one class for all of them;
+    the terminal and the report's summary say so (the leaderboard's order is untouched)."""
+    import numpy as np
+
+    from bakeoff.cli import main
+    from data_fixtures import write_npz
+
+    x = np.full((60, 8, 8), 128, dtype=np.uint8)
+    y = np.arange(60) % 3
+    data = write_npz(tmp_path / "same.npz", x[:45], y[:45], x[45:], y[45:])
+    out = tmp_path / "out"
+    assert main(["compare", "--dataset", f"arrays:{data}", "--models", "mlp", "--epochs", "1", "--no-robustness",
+                 "--out", str(out)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "warning: mlp_adam_lr0.001_noaug predicted one class for every test image" in said
+    metrics = json.loads(next(out.glob("*/metrics.json")).read_text())
+    assert metrics["test_classes_predicted"] == 1
+    assert "predicted one class for every test image" in (out / "report.md").read_text()

@@ -13,7 +13,7 @@ from ..runs.comparison import run_comparison
 from ..runs.ddp import train_distributed
 from ..runs.grid import run_grid
 from ..runs.merge import merge_comparisons
-from ..store.leaderboard import print_leaderboard, validation_resolution
+from ..store.leaderboard import one_class_warnings, print_leaderboard, validation_resolution
 from .configs import compare_options, one_run_from_args
 
 
@@ -78,9 +78,9 @@ def _print_leaderboard(grid: GridConfig, rows: list[dict], wide: bool = False) -
     console = Console()
     print_leaderboard(rows, title=f"bakeoff leaderboard: {dataset} (sorted by validation accuracy)", console=console,
                       wide=wide)
-    warning = validation_resolution(rows)
-    if warning:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+    for warning in [validation_resolution(rows), *one_class_warnings(rows)]:
+        if warning:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
 def _train_distributed(cfg: RunConfig, out: Path, quiet: bool) -> None:

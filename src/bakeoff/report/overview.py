@@ -8,7 +8,7 @@ import numpy as np
 from ..config import RunConfig
 from ..data import train_val_split
 from ..store.comparison import Comparison, Run
-from ..store.leaderboard import pct
+from ..store.leaderboard import one_class_warnings, pct
 from ..store.rows import row_label
 from . import figures
 from .blocks import cell, Details, Figure, Row, Section, Table, Text
@@ -36,6 +36,7 @@ def summary(cmp: Comparison, ds, ds_note: str) -> list[Section]:
         lines.append(Text(f"Best by validation accuracy: {row_label(cmp, best)}, {pct(best['val_acc'])}% on "
                           f"validation and {pct(best['test_acc_mean'])}% on the test set "
                           f"(the test split never chooses a model)."))
+    lines += [Text(f"Warning: {w}.") for w in one_class_warnings(cmp.finished_rows)]
     spent = sum(r.metrics.get("train_seconds") or 0 for r in cmp.runs)
     lines.append(Text(f"Total training time: {seconds(spent)} (sum over runs; evaluation and data loading not counted)."))
     setup = Section("setup", "Grid, machine and versions", [Details(

@@ -106,6 +106,8 @@ def execute_run(cfg: RunConfig, data: PreparedData, run_dir: Path, quiet: bool =
         "train_loss": best["train_loss"], "train_acc": best["train_acc"],
         "val_loss": _or_none(best["val_loss"]), "val_acc": _or_none(best["val_acc"]),
         "test_loss": test_result.loss, "test_acc": test_result.acc,
+        # 1: the same class for every test image, a model that learned nothing (called out, never used to choose)
+        "test_classes_predicted": int(torch.unique(test_result.logits.argmax(1)).numel()),
         "train_seconds": seconds, "seconds_per_epoch": seconds / len(result.history),
         "resumed_from_epoch": result.resumed_from,
         **({"time_budget_s": cfg.time_budget, "budget_epochs": result.budget_epochs} if cfg.time_budget else {}),

@@ -83,6 +83,8 @@ def build_leaderboard(runs: list[tuple[dict, dict]]) -> list[dict]:
             if real:
                 row["real_acc_mean"] = statistics.fmean(real)
                 row["real_acc_std"] = statistics.stdev(real) if len(real) > 1 else None
+            predicted = [m["test_classes_predicted"] for m in done if m.get("test_classes_predicted") is not None]
+            row["test_classes_predicted"] = min(predicted) if predicted else None  # the replicate that learned least
             row["n_val"] = done[0].get("n_val")
             row["params"] = done[0]["params"]
             row["mflops"] = done[0]["mflops"]
@@ -120,6 +122,15 @@ def validation_resolution(rows: list[dict]) -> str | None:
             f"apart on {a['n_val']} validation images, one image = {100 / a['n_val']:.2f} points); differences under "
             f"about {100 * resolvable:.1f} points are within chance here. More validation data, --folds K or more "
             f"seeds would tell them apart.")
+
+
+def one_class_warnings(rows: list[dict]) -> list[str]:
+    """A line for each row some replicate of which gave every test image the same class: its accuracy is the share
+    of that class, not anything learned. Says so; chooses and orders nothing."""
+    return [f"{r['row_id']} predicted one class for every test image (in at least one of its {r['n_seeds']} "
+            f"run{'s' * (r['n_seeds'] != 1)}): its {pct(r['test_acc_mean'])}% is that class's share of the test set, "
+            f"not something learned; try a lower --lr, more epochs, or a model that pools globally"
+            for r in rows if r.get("test_classes_predicted") == 1]
 
 
 def _told_apart(a: dict, b: dict) -> tuple[str, str]:
