@@ -74,7 +74,9 @@ def _add_train_options(p: Parser, sweep: bool = False) -> None:
     p.add_argument("--pretrained", help="none (default); imagenet (vgg16, resnet50: torchvision's weights, "
                    "downloaded once to ~/.cache/torch); or a bakeoff best.pt / run folder to start from")
     p.add_argument("--weights", help="local ImageNet weight file (torchvision's .pth) instead of the download")
-    p.add_argument("--freeze", help="none (default) or backbone: train the head only, on cached backbone features")
+    p.add_argument("--freeze", help="none (default); backbone: train the head only, on cached backbone features; "
+                                    "probe: fit the final linear layer to them by logistic regression (L-BFGS, its L2 "
+                                    "strength chosen on validation), the linear probe")
     p.add_argument("--finetune-blocks", type=whole,
                    help="train only the last N backbone blocks and the head (default: all blocks)")
     p.add_argument("--backbone-lr-scale", type=number,

@@ -22,7 +22,7 @@ from ..report import build_report
 from ..store.comparison import collect
 from ..store.leaderboard import write_leaderboard
 from ..store.locks import run_lock
-from ..store.runfolder import read_status
+from ..store.runfolder import GRID_FILE, read_status
 from .flag_checks import check_device, check_img_size
 
 
@@ -44,7 +44,7 @@ def cmd_evaluate(args) -> int:
 def _evaluate_real_photos(path: Path, photos: str, class_map: str | None, as_json: bool) -> int:
     """Score finished runs on real photos, no retraining; a comparison's leaderboard and report are rewritten."""
     say = (lambda line: print(line, file=sys.stderr))
-    if (path / "grid.json").is_file():
+    if (path / GRID_FILE).is_file():
         cmp = collect(path)
         if not score_comparison([r.dir for r in cmp.runs], photos, class_map, cmp.classes, say):
             raise BakeoffError(f"{path}: no finished run to score")

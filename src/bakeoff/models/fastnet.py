@@ -79,20 +79,20 @@ class FastNet(ClassifierBase):
 
 
 
-@register_model("fast-net", traits=("any_size", "stem"))
+@register_model("fast-net", traits=("any_size", "stem", "linear_head"))
 def fast_net(num_classes: int, in_chans: int, img_size: int, widths=(32, 64, 128, 256), **kwargs) -> FastNet:
     """airbench-style speed network: stem + 3 conv-pool-BN-GELU blocks, global max-pool, scaled linear head."""
     return FastNet(num_classes, in_chans, img_size, widths=tuple(widths), **kwargs)
 
 
-@register_model("fast-net-s", traits=("any_size", "stem"))
+@register_model("fast-net-s", traits=("any_size", "stem", "linear_head"))
 def fast_net_s(num_classes: int, in_chans: int, img_size: int, **kwargs) -> FastNet:
     """fast-net at half the widths (airbench-style; 16-32-64-128 channels), a quarter of its FLOPs: the
     `--recipe fast` network for Fashion-MNIST (docs/speed.md gives its measured throughput)."""
     return FastNet(num_classes, in_chans, img_size, widths=(16, 32, 64, 128), **kwargs)
 
 
-@register_model("fast-net-xs", traits=("any_size", "stem"))
+@register_model("fast-net-xs", traits=("any_size", "stem", "linear_head"))
 def fast_net_xs(num_classes: int, in_chans: int, img_size: int, **kwargs) -> FastNet:
     """fast-net (airbench-style) at half of fast-net-s's widths, 8-16-32-64 channels: the `--recipe fast`
     network for MNIST (docs/speed.md gives its measured throughput)."""

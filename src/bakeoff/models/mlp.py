@@ -54,7 +54,7 @@ class MLP(ClassifierBase):
         return x
 
 
-@register_model("mlp")
+@register_model("mlp", traits=("linear_head",))
 def mlp(num_classes: int, in_chans: int, img_size: int, **kwargs) -> MLP:
     """MLP baseline: Flatten, Linear 512, ReLU, Dropout 0.2, Linear 256, ReLU, Dropout 0.2, Linear num_classes."""
     return MLP(num_classes, in_chans, img_size, **kwargs)

@@ -29,6 +29,9 @@ def check_run(cfg: RunConfig) -> None:
                           f"({', '.join(models_with('any_size'))}); {cfg.model} does not")
     if cfg.whiten_stem and not has_trait(cfg.model, "stem"):
         raise ConfigError(f"--whiten-stem works on {', '.join(models_with('stem'))}, not {cfg.model}")
+    if cfg.freeze == "probe" and not has_trait(cfg.model, "linear_head"):
+        raise ConfigError(f"--freeze probe fits a final linear layer on pooled features; {cfg.model}'s head has more "
+                          f"layers than that. It works on: {', '.join(models_with('linear_head'))}")
     if cfg.pretrained == "imagenet" and cfg.model not in IMAGENET_WEIGHTS:
         raise ConfigError(f"no ImageNet weights for '{cfg.model}'; they exist for: {', '.join(IMAGENET_WEIGHTS)} "
                           f"(or give --pretrained a bakeoff best.pt)")

@@ -20,8 +20,9 @@ _MODELS: dict[str, Callable[..., nn.Module]] = {}
 _TRAITS: dict[str, frozenset[str]] = {}
 # What a model can do beyond the common interface, known before it is built (options are checked against it):
 # "any_size": it pools globally before its head, so it takes images of any size (--progressive-resize);
-# "stem": it has `stem_conv()`, a first convolution that --whiten-stem can set from the data.
-TRAITS = ("any_size", "stem")
+# "stem": it has `stem_conv()`, a first convolution that --whiten-stem can set from the data;
+# "linear_head": its head is the final linear layer alone on pooled features, which --freeze probe fits.
+TRAITS = ("any_size", "stem", "linear_head")
 
 
 def register_model(name: str, traits: tuple[str, ...] = ()):

@@ -131,31 +131,31 @@ class CifarResNet(ClassifierBase):
 
 
 
-@register_model("resnet20", traits=("any_size",))
+@register_model("resnet20", traits=("any_size", "linear_head"))
 def resnet20(num_classes: int, in_chans: int, img_size: int, **kwargs) -> CifarResNet:
     """ResNet-20 (CIFAR, He et al. 2016, n=3, 0.27M params) for seed 003's ResNet rows."""
     return CifarResNet(num_classes, in_chans, img_size, depth=20, **kwargs)
 
 
-@register_model("resnet32", traits=("any_size",))
+@register_model("resnet32", traits=("any_size", "linear_head"))
 def resnet32(num_classes: int, in_chans: int, img_size: int, **kwargs) -> CifarResNet:
     """ResNet-32 (CIFAR, He et al. 2016, n=5, 0.46M params) for seed 003's ResNet rows."""
     return CifarResNet(num_classes, in_chans, img_size, depth=32, **kwargs)
 
 
-@register_model("resnet44", traits=("any_size",))
+@register_model("resnet44", traits=("any_size", "linear_head"))
 def resnet44(num_classes: int, in_chans: int, img_size: int, **kwargs) -> CifarResNet:
     """ResNet-44 (CIFAR, He et al. 2016, n=7, 0.66M params) for seed 003's ResNet rows."""
     return CifarResNet(num_classes, in_chans, img_size, depth=44, **kwargs)
 
 
-@register_model("resnet56", traits=("any_size",))
+@register_model("resnet56", traits=("any_size", "linear_head"))
 def resnet56(num_classes: int, in_chans: int, img_size: int, **kwargs) -> CifarResNet:
     """ResNet-56 (CIFAR, He et al. 2016, n=9, 0.85M params) for seed 003's ResNet rows."""
     return CifarResNet(num_classes, in_chans, img_size, depth=56, **kwargs)
 
 
-@register_model("resnet110", traits=("any_size",))
+@register_model("resnet110", traits=("any_size", "linear_head"))
 def resnet110(num_classes: int, in_chans: int, img_size: int, **kwargs) -> CifarResNet:
     """ResNet-110 (CIFAR, He et al. 2016, n=18, 1.7M params) for seed 003's ResNet rows."""
     return CifarResNet(num_classes, in_chans, img_size, depth=110, **kwargs)

@@ -41,7 +41,7 @@ def fingerprint(out: Path, images: bool) -> dict:
     for path in sorted(out.iterdir()) if out.is_dir() else ():
         if path.name.startswith("."):  # locks, temporary files of atomic writes, this fingerprint
             continue
-        if path.is_file() and (path.name == "grid.json" or path.suffix == ".npz"):
+        if path.is_file() and (path.name == runfolder.GRID_FILE or path.suffix == ".npz"):
             files[path.name] = _stat(path)
         elif path.is_dir() and (path / runfolder.CONFIG_FILE).is_file():  # a run folder, also one grid.json
             for f in sorted(path.iterdir()):  # does not name (the report lists those)

@@ -81,6 +81,9 @@ def training_notes(run: Run) -> list:
         cache = (f", its features cached once ({m['feature_cache_seconds']:.1f} s, {m['feature_cache_mb']:.0f} MB)"
                  if m.get("feature_cache") and "feature_cache_seconds" in m else "")
         parts.append(f"backbone frozen, head trained alone{cache}")
+    if c.get("freeze") == "probe":
+        parts.append(f"backbone frozen, final layer fitted as a linear probe (logistic regression, C = {m.get('probe_c')} "
+                     f"chosen on validation)")
     if m.get("finetuned_blocks"):
         parts.append(f"last {m['finetuned_blocks']} of {m['backbone_blocks']} backbone blocks fine-tuned at lr x "
                      f"{c.get('backbone_lr_scale', 0.1):g}" + ("" if m.get("finetune_kept", True)

@@ -24,7 +24,7 @@ from ..store.leaderboard import build_leaderboard, print_leaderboard, write_lead
 from ..store.locks import run_lock
 from ..store.matching import same_run
 from ..store.record import comparison_record
-from ..store.runfolder import read_config, read_status, versions
+from ..store.runfolder import GRID_FILE, read_config, read_status, versions
 from .executors import LocalExecutor
 from .progress import GridProgress
 from .runner import PreparedData
@@ -86,8 +86,8 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
         if any(cfg.tune for cfg in runs):
             runs = _tuned(runs, data, out, console)
             grid_json["runs"] = [cfg.to_dict() for cfg in runs]  # tuned values are not the grid's: list them
-        if not (out / "grid.json").is_file():  # a first, interrupted compare can still be reported
-            write_json(out / "grid.json", grid_json)
+        if not (out / GRID_FILE).is_file():  # a first, interrupted compare can still be reported
+            write_json(out / GRID_FILE, grid_json)
         elsewhere: list[RunConfig] = []
         executor = executor or LocalExecutor()
         to_train = sum(not is_done(c, out / c.run_id) for c in runs)
@@ -100,8 +100,8 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
                quiet, console, progress)
         # Only now: an interrupted compare leaves the earlier grid.json, and the runs it names, to `report`.
         # A rerun that trained nothing keeps the record of the compare that did (and the report stays current).
-        if to_train or not _same_grid_json(out / "grid.json", grid_json):
-            write_json(out / "grid.json", grid_json)
+        if to_train or not _same_grid_json(out / GRID_FILE, grid_json):
+            write_json(out / GRID_FILE, grid_json)
         if real_photos is not None:
             score_comparison([out / cfg.run_id for cfg in runs], real_photos, class_map, ds.classes, console.print)
 
@@ -122,8 +122,6 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
 
 def _same_grid_json(path: Path, grid_json: dict) -> bool:
     """Whether grid.json already says all of `grid_json` but its record (command, load, start time)."""
-    import json
-
     saved = read_json(path)
     if saved is None:
         return False

@@ -16,7 +16,7 @@ from ..store import runfolder
 from ..store.comparison import Comparison, Run
 from .params import epoch_metrics, final_metrics, run_params
 
-COMPARISON_FILES = ("leaderboard.csv", "leaderboard.md", "report.html", "report.md", "grid.json")
+COMPARISON_FILES = ("leaderboard.csv", "leaderboard.md", "report.html", "report.md", runfolder.GRID_FILE)
 RUN_FILES = (runfolder.CONFIG_FILE, runfolder.METRICS_FILE, runfolder.HISTORY_FILE, runfolder.CHECKPOINT_FILE)
 TAG = "bakeoff."  # every tag bakeoff sets starts with this
 BATCH = 900  # MLflow's log_batch takes at most 1,000 metrics per call
