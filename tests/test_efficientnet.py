@@ -64,7 +64,10 @@ def test_transfer_options_go_to_the_models_that_have_imagenet_weights():
     scratch, pretrained = grid_runs(grid)
     assert (scratch.pretrained, scratch.freeze, scratch.finetune_blocks) == ("none", "none", None)
     assert (pretrained.pretrained, pretrained.freeze, pretrained.finetune_blocks) == ("imagenet", "backbone", 2)
-    assert scratch.img_size == pretrained.img_size == 160  # photos for ImageNet features, unless --img-size
+    assert scratch.img_size == pretrained.img_size == 224  # the weights' own size, unless --img-size
+    lite2 = GridConfig(models=["efficientnet-lite0", "efficientnet-lite2"], base={
+        "dataset": "folder:photos", "pretrained": "imagenet"})
+    assert {cfg.img_size for cfg in grid_runs(lite2)} == {260}  # the largest of the line-up's
 
 
 def _zero_shot_accuracy(n: int, stats=None) -> float:

@@ -13,6 +13,7 @@ from bakeoff.errors import ConfigError
 from bakeoff.models import create_model, has_trait, list_models
 from bakeoff.models.checkpoint import load_checkpoint, model_from_checkpoint
 from bakeoff.models.options import check_run
+from bakeoff.store.metrics_check import damage
 from data_fixtures import tiny_images, write_npz
 
 
@@ -42,6 +43,7 @@ def test_the_probe_is_the_logistic_regression_its_validation_chose(photos_like, 
     (run,) = [p.parent for p in out.glob("*/metrics.json")]
     assert run.name.endswith("_freeze-probe")
     metrics = json.loads((run / "metrics.json").read_text())
+    assert damage(metrics) is None  # a run the leaderboard and the report trust
     assert metrics["epochs_run"] == 1 and metrics["best_epoch"] == 1  # a solver, not epochs
     c = metrics["probe_c"]
     assert metrics["val_acc"] == max(metrics["probe_val_acc_by_c"].values())
@@ -72,4 +74,5 @@ def test_fine_tuning_starts_from_the_probe(photos_like, tmp_path):
     stages = [line.split(",")[-1] for line in (run / "history.csv").read_text().splitlines()[1:]]
     assert stages == ["probe", "finetune", "finetune"]
     metrics = json.loads((run / "metrics.json").read_text())
+    assert damage(metrics) is None
     assert "probe_c" in metrics and "finetune_kept" in metrics

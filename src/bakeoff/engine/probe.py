@@ -57,7 +57,9 @@ def fit_probe(model: nn.Module, train: Split, val: Split | None, cfg, device, pr
            "val_acc": val_acc, "lr": math.nan, "seconds": seconds, "stage": stage}
     if on_epoch is not None:
         on_epoch(before + [row])
-    info = {"feature_cache": True, "feature_cache_seconds": cache_seconds, "probe_c": best,
+    cached = sum(a.nbytes // 2 for a in (x_train, x_val) if a is not None)  # held as float32 by the model
+    info = {"feature_cache": True, "feature_cache_seconds": cache_seconds, "feature_cache_mb": cached / 2**20,
+            "probe_c": best,
             "probe_val_acc_by_c": {str(c): s[1] for c, s in scores.items()},
             "trainable_params": sum(p.numel() for p in classifier.parameters())}
     result = FitResult(before + [row], len(before) + 1, False, len(train) / max(seconds, 1e-9), 0, len(train),

