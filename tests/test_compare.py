@@ -163,3 +163,20 @@ def test_a_model_that_predicts_one_class_for_every_test_image_is_called_out(tmp_
     metrics = json.loads(next(out.glob("*/metrics.json")).read_text())
     assert metrics["test_classes_predicted"] == 1
     assert "predicted one class for every test image" in (out / "report.md").read_text()
+
+
+def test_a_model_too_large_for_this_machine_at_the_image_size_is_refused_before_training(tmp_path, capsys):
+    """simple-cnn's dense layer grows with the image: 155 billion weights at 224 px. One line, exit 2, no run."""
+    from bakeoff.cli import main
+    from bakeoff.config import RunConfig
+    from bakeoff.errors import ConfigError
+    from bakeoff.models.options import check_memory
+
+    out = tmp_path / "out"
+    assert main(["compare", "--models", "mlp,simple-cnn", "--img-size", "224", "--epochs", "1", "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # after the dataset's line
+    assert error.startswith("bakeoff: error: simple-cnn at 224 px has 155,")
+    assert not list(out.glob("*/metrics.json"))
+    check_memory([RunConfig(model="mlp")], 1, 8, 10, total_bytes=2**30)  # 1 GB: the digits mlp fits
+    with pytest.raises(ConfigError, match="mlp at 8 px has"):
+        check_memory([RunConfig(model="mlp")], 1, 8, 10, total_bytes=2**10)

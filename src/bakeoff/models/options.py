@@ -4,11 +4,15 @@ models themselves (their traits, which have ImageNet weights) is said here, next
 """
 from __future__ import annotations
 
+import os
+
+import torch
+
 from ..config import GridConfig, RunConfig
 from ..config.axes import AUTOENCODER_OPTIONS, TRAIT_OPTIONS, TRANSFER_OPTIONS
 from ..errors import ConfigError, unknown_choice
 from .pretrained import IMAGENET_WEIGHTS
-from .registry import has_trait, is_model, list_models, models_with
+from .registry import create_model, has_trait, is_model, list_models, models_with
 
 # Photo folders for ImageNet backbones load at the weights' own input size (WeightFile.input_size: 224 px for
 # efficientnet-lite0), the largest of the line-up's, unless --img-size says otherwise. clothing-photos,
@@ -67,3 +71,25 @@ def options_for(grid: GridConfig, model: str, options: dict) -> dict:
         for key in TRANSFER_OPTIONS:
             options.pop(key, None)
     return options
+
+
+TRAINING_BYTES_PER_PARAM = 16  # fp32 weights, their gradients and Adam's two moments; activations come on top
+MEMORY_SHARE = 0.5  # of this machine's memory that one run's parameters may take before it is refused
+
+
+def check_memory(runs: list[RunConfig], in_chans: int, img_size: int, num_classes: int,
+                 total_bytes: int | None = None) -> None:
+    """Refuse, in one line and before any training, a model whose parameters alone would not fit: a dense layer
+    that grows with the image (simple-cnn: 286 M weights at 48 px, 155 billion at 224 px) at the size the
+    photos load at. Models are counted on PyTorch's meta device, so counting allocates nothing."""
+    total = total_bytes or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for name in dict.fromkeys(cfg.model for cfg in runs):
+        with torch.device("meta"):
+            model = create_model(name, num_classes=num_classes, in_chans=in_chans, img_size=img_size)
+        params = sum(p.numel() for p in model.parameters())
+        need = params * TRAINING_BYTES_PER_PARAM
+        if need > MEMORY_SHARE * total:
+            raise ConfigError(
+                f"{name} at {img_size} px has {params:,} parameters: about {need / 2**30:,.1f} GB to train, more than "
+                f"half of this machine's {total / 2**30:.0f} GB; give a smaller --img-size (bakeoff models --img-size N "
+                f"shows each model's size) or a model that pools globally ({', '.join(models_with('any_size'))})")

@@ -17,7 +17,7 @@ from ..data.photos.folders import labelled_photos, parse_class_map
 from ..data.photos.training import check_photo_folders
 from ..errors import ConfigError
 from ..files import disk_errors, read_json, write_json
-from ..models.options import grid_runs
+from ..models.options import check_memory, grid_runs
 from ..models.pretrained import check_sources
 from ..report import build_report
 from ..store.leaderboard import build_leaderboard, print_leaderboard, write_leaderboard
@@ -74,11 +74,10 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
                         first.folds, first.fold)
         console.print(f"dataset {ds.name}: {len(ds.y_train)} train / {len(ds.y_test)} test images, "
                       f"{ds.in_chans}x{ds.img_size}x{ds.img_size}, {ds.num_classes} classes ({ds.source})")
+        check_memory(runs, ds.in_chans, ds.img_size, ds.num_classes)  # a dense layer grown with the image
         if real_photos is not None:  # a bad folder or --class-map fails now, before any training
-
             labelled_photos(real_photos, ds.classes, parse_class_map(class_map))
         if first.train_photos is not None:  # and photos to train on that are also scored
-
             check_photo_folders(first.train_photos, first.photo_class_map, ds.classes, real_photos, console.print)
         data = PreparedData.from_dataset(ds)
         grid_json = {"grid": grid.to_dict(), "dataset": ds.summary(), "versions": versions(),

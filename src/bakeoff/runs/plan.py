@@ -13,6 +13,10 @@ from ..errors import ConfigError
 from ..files import file_safe
 from ..models import has_trait
 
+# A folder of photos loads at up to 64 px (or --img-size): the default line-up without simple-cnn, whose dense layer
+# grows with the image (286 M weights at 48 px, about 945 M at 64: 15 GB to train); it runs where it is asked for.
+FOLDER_MODELS = [m for m in GridConfig().models if m != "simple-cnn"]
+
 
 def grids_from_options(options: dict) -> tuple[list[tuple[GridConfig, Path]], Path | None]:
     """`compare`'s grids from flat options (a grid file's keys overridden by the flags or the Python API's
@@ -49,6 +53,8 @@ def grid_from_options(options: dict, default_models: list[str] | None = None) ->
     options = {**preset, **options}
     if default_models and "models" not in options:
         options["models"] = default_models  # one run's default model, not GridConfig's five
+    elif "models" not in options and str(options.get("dataset", "")).startswith("folder:"):
+        options["models"] = FOLDER_MODELS
     if options.get("weights") is not None and options.get("pretrained", "none") == "none":
         options["pretrained"] = "imagenet"  # a local ImageNet weight file stands in for the download
     out = options.pop("out", None)
