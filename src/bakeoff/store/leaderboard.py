@@ -127,9 +127,10 @@ def validation_resolution(rows: list[dict]) -> str | None:
 def one_class_warnings(rows: list[dict]) -> list[str]:
     """A line for each row some replicate of which gave every test image the same class: its accuracy is the share
     of that class, not anything learned. Says so; chooses and orders nothing."""
-    return [f"{r['row_id']} predicted one class for every test image (in at least one of its {r['n_seeds']} "
-            f"run{'s' * (r['n_seeds'] != 1)}): its {pct(r['test_acc_mean'])}% is that class's share of the test set, "
-            f"not something learned; try a lower --lr, more epochs, or a model that pools globally"
+    return [f"{r['row_id']} predicted one class for every test image"
+            f"{f' (in at least one of its {n} runs)' if (n := r['n_seeds']) > 1 else ''}: its "
+            f"{pct(r['test_acc_mean'])}% is that class's share of the test set, not something learned; try a lower "
+            f"--lr, more epochs, or a model that pools globally"
             for r in rows if r.get("test_classes_predicted") == 1]
 
 
