@@ -76,3 +76,27 @@ def test_fine_tuning_starts_from_the_probe(photos_like, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert damage(metrics) is None
     assert "probe_c" in metrics and "finetune_kept" in metrics
+
+
+def test_photos_through_predict_score_what_the_run_scored_on_its_test_split(tmp_path, capsys):
+    """The round trip on a photo folder: the test photos sent through `bakeoff predict` (the checkpoint's own input
+    recipe) get exactly the run's test accuracy."""
+    from data_fixtures import write_image_folder
+
+    folder = write_image_folder(tmp_path / "photos", 24, (40, 30), split=True, ext="jpg")
+    out = tmp_path / "out"
+    assert main(["train", "--dataset", f"folder:{folder}", "--model", "resnet20", "--freeze", "probe",
+                 "--img-size", "16", "--quiet", "--no-robustness", "--out", str(out)]) == 0
+    (run,) = [p.parent for p in out.glob("*/metrics.json")]
+    capsys.readouterr()
+    assert main(["predict", str(run), str(folder / "test"), "--json"]) == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    right = [a["top_k"][0]["label"] == a["path"].split("/")[-2] for a in answers]
+    assert len(right) == 3 * 6
+    assert sum(right) / len(right) == json.loads((run / "metrics.json").read_text())["test_acc"]
+    # and photo by photo, in the folder loader's order (class, then file name), with the same probabilities
+    classes = load_checkpoint(run / "best.pt")["classes"]
+    with np.load(run / "predictions.npz") as saved:
+        assert [a["top_k"][0]["label"] for a in answers] == [classes[k] for k in saved["y_pred"]]
+        top = saved["probs"].max(1)
+    assert [a["top_k"][0]["prob"] for a in answers] == pytest.approx(top.tolist(), abs=1e-4)
