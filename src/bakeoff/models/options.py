@@ -14,12 +14,6 @@ from ..errors import ConfigError, unknown_choice
 from .pretrained import IMAGENET_WEIGHTS
 from .registry import create_model, has_trait, is_model, list_models, models_with
 
-# Photo folders for ImageNet backbones load at the weights' own input size (WeightFile.input_size: 224 px for
-# efficientnet-lite0), the largest of the line-up's, unless --img-size says otherwise. clothing-photos,
-# efficientnet-lite0, --freeze probe, seed 0: validation 86.64% at 160 px (the earlier default), 88.60% at 224
-# (whole command 82 s and 99 s on 2 cores; docs/transfer-learning.md).
-
-
 def grid_runs(grid: GridConfig) -> list[RunConfig]:
     """Every run of the grid, each with the options its model takes, checked against the zoo."""
     return grid.runs(lambda model, options: options_for(grid, model, options), check_run)
@@ -66,6 +60,8 @@ def options_for(grid: GridConfig, model: str, options: dict) -> dict:
         return options
     if str(options.get("dataset", "")).startswith("folder:") and options.get("img_size") is None \
             and "img_size" not in grid.axes:
+        # the weights' own input size, the line-up's largest. clothing-photos, efficientnet-lite0, --freeze probe,
+        # seed 0: validation 86.64% at 160 px (the earlier default), 88.60% at 224 (whole command 82 s and 99 s)
         options["img_size"] = max(IMAGENET_WEIGHTS[m].input_size for m in grid.models if m in IMAGENET_WEIGHTS)
     if model not in IMAGENET_WEIGHTS and options.get("pretrained") == "imagenet":
         for key in TRANSFER_OPTIONS:
