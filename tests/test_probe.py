@@ -76,6 +76,8 @@ def test_fine_tuning_starts_from_the_probe(photos_like, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert damage(metrics) is None
     assert "probe_c" in metrics and "finetune_kept" in metrics
+    lrs = [line.split(",")[5] for line in (run / "history.csv").read_text().splitlines()[2:]]
+    assert all(float(lr) < 0.001 for lr in lrs)  # the fitted layer moves as slowly as the blocks, never at 1e-3
 
 
 def test_photos_through_predict_score_what_the_run_scored_on_its_test_split(tmp_path, capsys):
