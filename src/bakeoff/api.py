@@ -70,9 +70,9 @@ def compare(dataset: str | list[str] | None = None, models: str | list[str] | No
         raise ConfigError("classes= names the classes of data=(x_train, y_train, x_test, y_test); "
                           "a dataset given by name brings its own")
     with stop_after_step():
-        return ComparisonResult(run_comparison(flat, quiet=quiet, robustness=robustness, track=track, mlflow_uri=mlflow_uri,
-                              executor=executor, ray_address=ray_address, cpus_per_run=cpus_per_run,
-                              gpus_per_run=gpus_per_run))
+        return ComparisonResult(run_comparison(
+            flat, quiet=quiet, robustness=robustness, track=track, mlflow_uri=mlflow_uri, executor=executor,
+            ray_address=ray_address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run))
 
 
 def load(path: str | Path) -> ComparisonResult:

@@ -27,5 +27,5 @@ from .run import (
 
 __all__ = ["AUTOENCODER_OPTIONS", "AXIS_TAGS", "DEVICES", "GRID_AXES", "GridConfig", "MAX_BATCH", "MAX_EPOCHS",
            "MAX_RUNS", "MAX_SEED", "NOT_OPTIONS", "OPTIMIZERS", "OPTION_AXES", "PRECISIONS", "RUN_FIELD_NAMES",
-           "RunConfig", "SCHEDULES", "SCORING_OPTIONS", "TRAIT_OPTIONS", "TRANSFER_OPTIONS", "field_kind", "load_grid_file", "parse_list",
-           "pretrained_label"]
+           "RunConfig", "SCHEDULES", "SCORING_OPTIONS", "TRAIT_OPTIONS", "TRANSFER_OPTIONS", "field_kind",
+           "load_grid_file", "parse_list", "pretrained_label"]

@@ -87,5 +87,5 @@ def check_memory(runs: list[RunConfig], in_chans: int, img_size: int, num_classe
         if need > MEMORY_SHARE * total:
             raise ConfigError(
                 f"{name} at {img_size} px has {params:,} parameters: about {need / 2**30:,.1f} GB to train, more than "
-                f"half of this machine's {total / 2**30:.0f} GB; give a smaller --img-size (bakeoff models --img-size N "
-                f"shows each model's size) or a model that pools globally ({', '.join(models_with('any_size'))})")
+                f"half of this machine's {total / 2**30:.0f} GB; give a smaller --img-size (`bakeoff models --img-size "
+                f"N` shows each model's size) or a model that pools globally ({', '.join(models_with('any_size'))})")

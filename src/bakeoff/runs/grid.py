@@ -49,7 +49,8 @@ def run_grid(grid: GridConfig, out: Path, quiet: bool = False, console: Console 
     finish, or finished under other settings, is then trained here (`_after_waiting`).
     `executor` (default: this process) trains the runs that are left; see runs/executors.py.
     `grid.real_photos`: a folder of class folders of real photos every finished run is scored on afterwards, as
-    `predict` would see them (`grid.class_map`: 'FOLDER=CLASS,...' for names that do not match; analysis/real_photos.py).
+    `predict` would see them (`grid.class_map`: 'FOLDER=CLASS,...' for names that do not match;
+    analysis/real_photos.py).
     Then every finished run gets its calibration and (unless `robustness` is False) robustness numbers, and
     the comparison its Grad-CAM maps (analysis/finished.py): measured once, kept in the run folders.
     Raises `Interrupted` on SIGINT/SIGTERM (inside `interrupt.graceful_signals()`), the current run
